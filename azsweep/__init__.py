@@ -1,0 +1,29 @@
+"""azsweep: run, validate and submit Azure ML sweep jobs — the same definitions, offline first.
+
+Light at import: azure-ai-ml and mlflow are imported only when a name that needs them is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azsweep.api import load_job, sample, validate
+from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem
+
+__version__ = "0.1.0"
+__all__ = [
+    "AzsweepError", "DefinitionError", "Input", "InvalidValue", "Problem", "command", "load_job", "sample",
+    "sweep", "validate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("command", "Input"):
+        import azure.ai.ml
+
+        return getattr(azure.ai.ml, name)
+    if name == "sweep":
+        import importlib
+
+        return importlib.import_module("azsweep.sweep")
+    raise AttributeError(f"module 'azsweep' has no attribute {name!r}")

@@ -1,0 +1,94 @@
+"""Library entry points for checking and sampling sweep definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from azsweep.errors import DefinitionError, InvalidValue, Problem
+from azsweep.samplers import make_sampler
+from azsweep.space import SearchSpace, from_wire, parse_log_base
+from azsweep.spec import Algorithm, _algorithm_rules, _Collector
+
+
+def validate(definition: Any) -> list[Problem]:
+    """Every problem found in a YAML path, a ``SweepJob`` or a ``.sweep()`` node (errors and warnings)."""
+    from azsweep.definition import load_spec
+
+    return load_spec(definition)[1].problems
+
+
+def load_job(path: Any) -> Any:
+    """Read a CLI v2 sweep YAML (``type: sweep``) into azure-ai-ml's ``SweepJob``.
+
+    The distributions in its search space are azsweep's (they add ``sample``); the REST form is
+    unchanged. Raises ``DefinitionError`` with one line per problem when azure-ai-ml refuses the file.
+    """
+    from azsweep.definition import read_definition
+    from azsweep.sweep import local_distribution
+
+    d = read_definition(path)
+    if d.job is None:
+        raise DefinitionError(d.problems, d.source)
+    d.job.search_space = {k: local_distribution(v) for k, v in (d.job.search_space or {}).items()}
+    return d.job
+
+
+def search_space_from(search_space: Mapping[str, Any], *, log_base: Any = None) -> SearchSpace:
+    """A pure ``SearchSpace`` from a dict of name -> azsweep / azure-ai-ml distribution (or wire list)."""
+    if not isinstance(search_space, Mapping) or not search_space:
+        raise InvalidValue("search_space", f"must be a non-empty dict of name -> distribution (got {search_space!r})")
+    base = parse_log_base(log_base)
+    params = {}
+    for name, dist in search_space.items():
+        wire = dist._to_rest_object() if hasattr(dist, "_to_rest_object") else dist
+        params[name] = from_wire(f"search_space.{name}", wire, log_base=base)
+    return SearchSpace(params)
+
+
+def algorithm_from(sampling_algorithm: Any, seed: int | None = None) -> Algorithm:
+    """An ``Algorithm`` from a string (random, sobol, grid, bayesian) or an azure-ai-ml algorithm object."""
+    kind, rule, log_base = None, None, None
+    if isinstance(sampling_algorithm, str):
+        kind = sampling_algorithm.lower()
+        if kind == "sobol":
+            kind, rule = "random", "sobol"
+    else:
+        kind = str(getattr(sampling_algorithm, "type", "") or "").lower()
+        rule = getattr(sampling_algorithm, "rule", None)
+        seed = getattr(sampling_algorithm, "seed", None) if seed is None else seed
+        log_base = getattr(sampling_algorithm, "logbase", None)
+    if kind not in ("random", "grid", "bayesian"):
+        raise InvalidValue("sampling_algorithm", f"must be random, sobol, grid or bayesian (got {sampling_algorithm!r})")
+    if kind != "random":
+        return Algorithm(kind=kind)
+    rule = (rule or "random").lower()
+    if rule not in ("random", "sobol"):
+        raise InvalidValue("sampling_algorithm.rule", f"must be random or sobol (got {rule!r})")
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        raise InvalidValue("seed", f"must be an integer >= 0 (got {seed!r})")
+    return Algorithm(kind="sobol" if rule == "sobol" else "random", seed=seed, log_base=parse_log_base(log_base))
+
+
+def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any = "random",
+           seed: int | None = None) -> list[dict[str, Any]]:
+    """The first ``n`` configurations a local run would try.
+
+    Args:
+        search_space: name -> distribution (azsweep's or azure-ai-ml's).
+        n: how many; a grid returns at most its size.
+        sampling_algorithm: "random", "sobol", "grid", "bayesian" or an azure-ai-ml algorithm object
+            (``RandomSamplingAlgorithm(rule="sobol", seed=7, logbase=10)``).
+        seed: used when the algorithm object carries none; None draws a fresh one.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise InvalidValue("n", f"must be an integer >= 0 (got {n!r})")
+    algorithm = algorithm_from(sampling_algorithm, seed)
+    space = search_space_from(search_space, log_base=algorithm.log_base)
+    out = _Collector()
+    _algorithm_rules(space.params, algorithm.kind, out)
+    if out.failed:
+        raise DefinitionError(out.problems)
+    if algorithm.kind == "bayesian":
+        algorithm = Algorithm(kind="random", seed=algorithm.seed)  # with no results, the first proposals are random
+    return make_sampler(algorithm, space).ask([], n) if n else []

@@ -1,0 +1,292 @@
+"""Read any form of sweep definition into the REST wire form azure-ai-ml would send.
+
+Accepted: a CLI v2 YAML path (read with ``azure.ai.ml.load_job``), an azure-ai-ml or azsweep
+``SweepJob``, and the ``Sweep`` node that ``command(...)(...).sweep(...)`` returns. azure-ai-ml's
+own errors (marshmallow's nested JSON, ``ValidationException``, and a few crashes on incomplete
+jobs) are translated into one-line problems that name the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from azsweep.errors import DefinitionError, InvalidValue, Problem
+from azsweep.space import DISTRIBUTION_TYPES, from_wire
+from azsweep.spec import KEY_NAME, SweepSpec, build_spec
+
+_WIRE_ARGS = {
+    "choice": ("values",), "randint": ("upper",), "uniform": ("min_value", "max_value"),
+    "loguniform": ("min_value", "max_value"), "quniform": ("min_value", "max_value", "q"),
+    "qloguniform": ("min_value", "max_value", "q"), "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"),
+    "qnormal": ("mu", "sigma", "q"), "qlognormal": ("mu", "sigma", "q"),
+}
+
+
+@dataclass
+class Definition:
+    """A sweep definition read for checking, running or submitting."""
+
+    source: str  # a file path, or a label for a Python object
+    job: Any = None  # azure.ai.ml SweepJob, when azure-ai-ml could build one
+    props: dict[str, Any] | None = None  # REST "properties" of the body azure-ai-ml would send
+    base_dir: Path = Path(".")
+    problems: list[Problem] = field(default_factory=list)
+    path: Path | None = None  # the user's original YAML, kept for submission
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def rest_body(job: Any) -> dict[str, Any]:
+    """The JSON body azure-ai-ml builds for ``job`` (a ``SweepJob``), without sending it."""
+    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import SdkJSONEncoder
+
+    return json.loads(json.dumps(job._to_rest_object(), cls=SdkJSONEncoder, exclude_readonly=True))
+
+
+def read_definition(definition: Any) -> Definition:
+    """Read ``definition`` and collect the problems azure-ai-ml and our pre-checks find."""
+    if isinstance(definition, (str, os.PathLike)):
+        return _read_yaml(Path(definition))
+    return _read_object(definition)
+
+
+def load_spec(definition: Any) -> tuple[SweepSpec | None, Definition]:
+    """Read and check ``definition``; the spec is None when any error was found."""
+    d = read_definition(definition)
+    if d.props is None:
+        return None, d
+    spec, problems = build_spec(d.props, base_dir=d.base_dir)
+    seen = {p.path for p in d.problems}
+    d.problems.extend(p for p in problems if p.path not in seen or p.severity == "warning")
+    return (spec if not d.errors else None), d
+
+
+def require_spec(definition: Any) -> tuple[SweepSpec, Definition]:
+    """Like ``load_spec`` but raises ``DefinitionError`` on errors."""
+    spec, d = load_spec(definition)
+    if spec is None:
+        raise DefinitionError(d.problems, d.source)
+    return spec, d
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Definition:
+    d = Definition(source=str(path), base_dir=path.parent.resolve(), path=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        d.problems.append(Problem("error", "", f"cannot read the file ({exc.strerror or exc})"))
+        return d
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        d.problems.append(Problem("error", "", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        return d
+    if not isinstance(raw, Mapping):
+        d.problems.append(Problem("error", "", f"expected a mapping with type: sweep (got {type(raw).__name__})"))
+        return d
+    if str(raw.get("type", "")).lower() != "sweep":
+        d.problems.append(Problem("error", "type", f"must be sweep for a sweep job (got {raw.get('type')!r})"))
+        return d
+    d.problems.extend(_precheck_search_space(raw.get("search_space")))
+    from azure.ai.ml import load_job
+
+    try:
+        d.job = load_job(source=path)
+    except Exception as exc:  # azure-ai-ml raises several unrelated types; each is translated
+        _add_unreported(d, translate_sdk_error(exc))
+        return d
+    _to_props(d)
+    return d
+
+
+def _precheck_search_space(raw: Any) -> list[Problem]:
+    """Check YAML search-space entries with our rules, for messages clearer than the schema's."""
+    if not isinstance(raw, Mapping):
+        return []
+    problems = []
+    for name, item in raw.items():
+        path = f"search_space.{name}"
+        try:
+            from_wire(path, yaml_to_wire(path, item))
+        except InvalidValue as exc:
+            problems.append(Problem("error", exc.path, exc.message))
+    return problems
+
+
+def yaml_to_wire(path: str, item: Any) -> list[Any]:
+    """Turn a YAML distribution (``{type: uniform, min_value: 0, max_value: 1}``) into the wire list."""
+    if not isinstance(item, Mapping) or "type" not in item:
+        raise InvalidValue(path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} "
+                           f"(got {item!r})")
+    kind = str(item["type"]).lower()
+    if kind not in _WIRE_ARGS:
+        raise InvalidValue(path, f"unknown distribution type {item['type']!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
+    names = _WIRE_ARGS[kind]
+    unknown = sorted(set(item) - set(names) - {"type"})
+    if unknown:
+        raise InvalidValue(path, f"{kind} takes {', '.join(names)}; unknown field {unknown[0]!r}")
+    if kind == "choice":
+        values = item.get("values")
+        if not isinstance(values, list):
+            raise InvalidValue(path, f"choice needs a list of values (got {values!r})")
+        converted = [
+            {k: (yaml_to_wire(f"{path}.values[{i}].{k}", v) if isinstance(v, Mapping) else v) for k, v in value.items()}
+            if isinstance(value, Mapping) else value
+            for i, value in enumerate(values)
+        ]
+        return ["choice", [converted]]
+    return [kind, [item.get(n) for n in names]]
+
+
+# --- Python objects -----------------------------------------------------------------------------
+
+
+def _read_object(obj: Any) -> Definition:
+    from azure.ai.ml.entities import Sweep, SweepJob
+
+    d = Definition(source=f"<{type(obj).__name__}>")
+    if isinstance(obj, Sweep):
+        try:
+            d.job = obj._to_job()
+        except Exception as exc:
+            _add_unreported(d, translate_sdk_error(exc))
+            return d
+    elif isinstance(obj, SweepJob):
+        d.job = obj
+    else:
+        d.problems.append(Problem("error", "", f"expected a sweep (a YAML path, a SweepJob, or the node .sweep() "
+                                  f"returns), got {type(obj).__name__}"))
+        return d
+    base = getattr(d.job, "_base_path", None)
+    d.base_dir = Path(base).resolve() if base else Path.cwd()
+    space = getattr(d.job, "search_space", None)
+    if not space:
+        d.problems.append(Problem("error", "search_space", "is required and must define at least one hyperparameter"))
+        return d
+    for name in space:
+        if not KEY_NAME.match(str(name)):
+            d.problems.append(Problem("error", f"search_space.{name}", "names must be letters, digits and underscores, "
+                                      f"not starting with a digit (Azure refuses {name!r})"))
+    if d.errors:
+        return d
+    _to_props(d)
+    return d
+
+
+def _to_props(d: Definition) -> None:
+    try:
+        d.props = rest_body(d.job)["properties"]
+    except Exception as exc:
+        _add_unreported(d, translate_sdk_error(exc))
+
+
+def _add_unreported(d: Definition, problems: list[Problem]) -> None:
+    reported = [p.path for p in d.problems if p.path]
+    for p in problems:
+        if not any(p.path == r or p.path.startswith(r + ".") or r.startswith(p.path + ".") for r in reported if p.path):
+            d.problems.append(p)
+
+
+# --- azure-ai-ml errors -> problems -------------------------------------------------------------
+
+_NOT_IN_SET = re.compile(r"Value (.+) passed is not in set (\[.*\])")
+
+
+def translate_sdk_error(exc: BaseException) -> list[Problem]:
+    """One problem per field from an azure-ai-ml / marshmallow error."""
+    text = str(getattr(exc, "message", None) or exc)
+    messages = getattr(exc, "messages", None)
+    if messages is not None and not isinstance(messages, (dict, list)):
+        text = str(messages)
+    if isinstance(messages, list) and messages and isinstance(messages[0], str):
+        text = messages[0]
+    start = text.find("{")
+    if "Validation for" in text and start >= 0:
+        try:
+            tree, _ = json.JSONDecoder().raw_decode(text[start:])
+        except ValueError:
+            tree = None
+        if tree is not None:
+            found = [Problem("error", path, msg) for path, msg in _flatten(tree, "")]
+            if found:
+                return found
+    m = re.search(r"Key name\s+(\S+) must be composed", text)
+    if m:
+        return [Problem("error", f"search_space.{m.group(1)}", "names must be letters, digits and underscores "
+                        f"(Azure refuses {m.group(1)!r})")]
+    m = re.search(r"Inputs to job does not contain '([^']+)' referenced in command", text)
+    if m:
+        return [Problem("error", "trial.command", f"${{{{inputs.{m.group(1)}}}}} refers to an undefined input "
+                        f"{m.group(1)!r}")]
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return [Problem("error", "", f"azure-ai-ml could not read the definition: {first}")]
+
+
+def _flatten(node: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(node, Mapping):
+        found = []
+        for key, value in node.items():
+            if key in ("_schema", "value"):
+                sub = path
+            elif key.isdigit():
+                sub = f"{path}[{key}]"
+            else:
+                sub = f"{path}.{key}" if path else key
+            found.extend(_flatten(value, sub))
+        return found
+    if isinstance(node, list):
+        if all(isinstance(x, str) for x in node):
+            return [(path, _tidy(x)) for x in node]
+        alternatives = [x for x in node if isinstance(x, Mapping)]
+        if len(alternatives) > 1:
+            return _best_alternative(alternatives, path)
+        return [item for x in node for item in _flatten(x, path)]
+    return [(path, _tidy(str(node)))]
+
+
+def _best_alternative(alternatives: list[Mapping[str, Any]], path: str) -> list[tuple[str, str]]:
+    """A union field failed every schema: report the one whose type matched, else the accepted types."""
+    def type_mismatch(alt: Mapping[str, Any]) -> list[str]:
+        msgs = [m for key in ("type", "_schema") for m in alt.get(key, []) if isinstance(m, str)]
+        return [m for m in msgs if _NOT_IN_SET.search(m)]
+
+    matched = [a for a in alternatives if not type_mismatch(a)]
+    if matched:
+        return _flatten(min(matched, key=lambda a: len(_flatten(a, path))), path)
+    accepted: list[str] = []
+    got = None
+    for alt in alternatives:
+        for msg in type_mismatch(alt):
+            m = _NOT_IN_SET.search(msg)
+            if m:
+                got = got or m.group(1)
+                accepted.extend(x.strip(" '\"") for x in m.group(2).strip("[]").split(",") if x.strip())
+    if accepted:
+        unique = list(dict.fromkeys(accepted))
+        where = f"{path}.type" if path and path.split(".")[0] in ("early_termination", "sampling_algorithm") else path
+        return [(where, f"must be one of {', '.join(unique)} (got {got})")]
+    messages = list(dict.fromkeys(msg for alt in alternatives for _, msg in _flatten(alt, path)))
+    return [(path, " or ".join(messages))]
+
+
+def _tidy(message: str) -> str:
+    m = _NOT_IN_SET.fullmatch(message.rstrip("."))
+    if m:
+        accepted = ", ".join(x.strip(" '\"") for x in m.group(2).strip("[]").split(","))
+        return f"must be one of {accepted} (got {m.group(1)})"
+    return message.rstrip(".").replace("Missing data for required field", "is required")

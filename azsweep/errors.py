@@ -1,0 +1,47 @@
+"""The exception tree: one base, every message naming the field path, the rule and the value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a sweep definition."""
+
+    severity: Severity
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.path}: {self.message}" if self.path else f"{self.severity}: {self.message}"
+
+
+class AzsweepError(Exception):
+    """Base of every error azsweep raises on purpose."""
+
+
+class InvalidValue(AzsweepError):
+    """A value breaks a rule; the message starts with the field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+class DefinitionError(AzsweepError):
+    """A sweep definition has errors; ``problems`` holds each one."""
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(f"{prefix}{p}" for p in errors))
+        self.problems = problems
+
+
+class SweepFailed(AzsweepError):
+    """A local sweep ended without a usable result."""
