@@ -1,0 +1,122 @@
+"""Local execution of sweeps: trial processes, MLflow bookkeeping, limits (side effects live here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from azsweep.errors import AzsweepError, DefinitionError
+from azsweep.runner._sweep import TERMINAL, SweepRecord, SweepRunner, Trial, best_of, better
+from azsweep.runner._tracking import Tracker, azsweep_home, tracking_uri
+from azsweep.spec import SweepSpec, spec_from_rest
+
+__all__ = [
+    "TERMINAL", "PreparedSweep", "SweepRecord", "SweepRunner", "Trial", "Tracker", "azsweep_home", "best_of",
+    "better", "launch_background", "prepare", "sweep_folder", "tracking_uri",
+]
+
+_ADJECTIVES = ("amber", "brave", "calm", "eager", "gentle", "happy", "keen", "lucid", "mellow", "nimble", "quiet", "witty")
+_NOUNS = ("ant", "bee", "crane", "dolphin", "falcon", "heron", "lynx", "otter", "panda", "raven", "tiger", "wren")
+
+
+def new_name() -> str:
+    """An Azure-style job name, e.g. ``keen_otter_3k9x2m7q``."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return (f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_"
+            f"{''.join(secrets.choice(alphabet) for _ in range(8))}")
+
+
+def sweep_folder(name: str) -> Path:
+    return azsweep_home() / "sweeps" / name
+
+
+@dataclass
+class PreparedSweep:
+    """A checked definition with the local overrides applied, ready to run."""
+
+    spec: SweepSpec
+    props: dict[str, Any]
+    name: str
+    folder: Path
+    max_concurrent: int
+    input_overrides: dict[str, str]
+    notes: list[str]
+
+
+def prepare(definition: Any, *, name: str | None = None, max_total_trials: int | None = None,
+            max_concurrent_trials: int | None = None, inputs: Mapping[str, str] | None = None) -> PreparedSweep:
+    """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides."""
+    from azsweep.definition import load_spec
+
+    spec, d = load_spec(definition)
+    if spec is None or d.props is None:
+        raise DefinitionError(d.problems, d.source)
+    props = d.props
+    notes = [f"{d.source}: {p}" for p in d.problems if p.severity == "warning"]
+    limits = spec.limits
+    if max_total_trials is not None:
+        if not 1 <= max_total_trials <= 1000:
+            raise AzsweepError(f"--max-total-trials: must be between 1 and 1000 (got {max_total_trials})")
+        limits = replace(limits, max_total_trials=max_total_trials,
+                         max_concurrent_trials=min(limits.max_concurrent_trials, max_total_trials))
+    concurrent = limits.max_concurrent_trials
+    if max_concurrent_trials is not None:
+        if max_concurrent_trials < 1:
+            raise AzsweepError(f"--max-concurrent-trials: must be >= 1 (got {max_concurrent_trials})")
+        concurrent = max_concurrent_trials
+        limits = replace(limits, max_concurrent_trials=concurrent)
+    else:
+        cpus = os.cpu_count() or 1
+        if concurrent > cpus:
+            notes.append(f"note: running {cpus} trials at once (this machine's CPU count) instead of "
+                         f"max_concurrent_trials={concurrent}; pass --max-concurrent-trials to raise it")
+            concurrent = cpus
+    spec = replace(spec, limits=limits)
+    if spec.trial.environment:
+        notes.append(f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
+                     f"environment ({sys.executable})")
+    name = name or spec.name or new_name()
+    folder = sweep_folder(name)
+    if folder.exists():
+        raise AzsweepError(f"a local sweep named {name!r} already exists in {folder.parent}; choose another --name")
+    from azsweep.runner._sweep import resolve_inputs
+
+    resolve_inputs(spec, inputs or {}, folder / "inputs")  # input errors surface here, before anything starts
+    if spec.algorithm.kind == "bayesian":
+        raise AzsweepError("sampling_algorithm: bayesian sampling is not available locally yet; use random or sobol")
+    return PreparedSweep(spec=spec, props=props, name=name, folder=folder, max_concurrent=concurrent,
+                         input_overrides=dict(inputs or {}), notes=notes)
+
+
+def launch_background(prepared: PreparedSweep) -> Path:
+    """Start the sweep in a detached driver process (it outlives the caller, like an Azure job)."""
+    folder = prepared.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "definition.json").write_text(json.dumps({
+        "props": prepared.props, "base_dir": str(prepared.spec.base_dir), "name": prepared.name,
+        "limits": {"max_total_trials": prepared.spec.limits.max_total_trials},
+        "max_concurrent": prepared.max_concurrent, "input_overrides": prepared.input_overrides,
+        "tracking_uri": tracking_uri(), "home": str(azsweep_home()),
+    }))
+    with open(folder / "driver.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "azsweep.runner.driver", str(folder)], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                         env={**os.environ, "AZSWEEP_HOME": str(azsweep_home())})
+    return folder
+
+
+def load_prepared(folder: Path) -> PreparedSweep:
+    """Rebuild a prepared sweep from ``definition.json`` (in the driver process)."""
+    data = json.loads((folder / "definition.json").read_text())
+    spec = spec_from_rest(data["props"], base_dir=data["base_dir"])
+    limits = replace(spec.limits, max_total_trials=data["limits"]["max_total_trials"],
+                     max_concurrent_trials=data["max_concurrent"])
+    return PreparedSweep(spec=replace(spec, limits=limits), props=data["props"], name=data["name"], folder=folder,
+                         max_concurrent=data["max_concurrent"], input_overrides=data["input_overrides"], notes=[])

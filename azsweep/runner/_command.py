@@ -1,0 +1,61 @@
+"""A trial's command line and environment, as Azure builds them (pure: no processes here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from azsweep.spec import LEGACY_REFERENCE, REFERENCE, SweepSpec
+
+_OPTIONAL_BLOCK = re.compile(r"\[([^\[\]]*\$\{\{\s*inputs\.[^\]]*)\]")
+
+
+def format_value(value: Any) -> str:
+    """A sampled value as text: floats so that ``float()`` reads back the same number (``repr``),
+    ints as ints, strings as they are, dicts (conditional choices) as JSON."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def render_command(spec: SweepSpec, params: Mapping[str, Any], inputs: Mapping[str, str],
+                   outputs: Mapping[str, Path]) -> str:
+    """``trial.command`` with ``${{search_space.x}}``, ``${{inputs.x}}`` and ``${{outputs.x}}`` substituted.
+
+    Every value is shell-quoted, so a Choice value like ``a; touch pwned`` stays one argument.
+    ``[... ${{inputs.x}}]`` optional blocks are kept without brackets when x is given, dropped otherwise.
+    """
+    command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", spec.trial.command)
+
+    def optional(m: re.Match[str]) -> str:
+        names = [r.group(2) for r in REFERENCE.finditer(m.group(1)) if r.group(1) == "inputs"]
+        return m.group(1) if all(inputs.get(n) is not None for n in names) else ""
+
+    command = _OPTIONAL_BLOCK.sub(optional, command)
+
+    def substitute(m: re.Match[str]) -> str:
+        family, name = m.group(1), m.group(2)
+        if family == "search_space":
+            return shlex.quote(format_value(params[name]))
+        if family == "inputs":
+            return shlex.quote(str(inputs[name]))
+        return shlex.quote(str(outputs[name]))
+
+    return REFERENCE.sub(substitute, command)
+
+
+def trial_environment(spec: SweepSpec, params: Mapping[str, Any], literal_inputs: Mapping[str, str]) -> dict[str, str]:
+    """The variables Azure gives a trial: ``AZUREML_SWEEP_<name>``, ``AZUREML_PARAMETER_<name>`` and
+    ``trial.environment_variables`` (MLflow's variables are added by the runner)."""
+    env = {f"AZUREML_SWEEP_{k}": format_value(v) for k, v in params.items()}
+    env.update({f"AZUREML_PARAMETER_{k}": str(v) for k, v in literal_inputs.items()})
+    env.update(spec.trial.environment_variables)
+    return env
