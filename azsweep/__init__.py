@@ -12,7 +12,7 @@ from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem
 
 __version__ = "0.1.0"
 __all__ = [
-    "AzsweepError", "DefinitionError", "Input", "InvalidValue", "Problem", "command", "load_job", "sample",
+    "AzsweepError", "DefinitionError", "Input", "LocalClient", "InvalidValue", "Problem", "command", "load_job", "sample",
     "sweep", "validate",
 ]
 
@@ -22,8 +22,13 @@ def __getattr__(name: str) -> Any:
         import azure.ai.ml
 
         return getattr(azure.ai.ml, name)
+    if name == "LocalClient":
+        from azsweep.local_client import LocalClient
+
+        return LocalClient
     if name == "sweep":
         import importlib
 
         return importlib.import_module("azsweep.sweep")
+    if name == "optimize": return __import__("azsweep.optimization", fromlist=["optimize"]).optimize  # noqa: E701
     raise AttributeError(f"module 'azsweep' has no attribute {name!r}")

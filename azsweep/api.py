@@ -60,13 +60,13 @@ def algorithm_from(sampling_algorithm: Any, seed: int | None = None) -> Algorith
         log_base = getattr(sampling_algorithm, "logbase", None)
     if kind not in ("random", "grid", "bayesian"):
         raise InvalidValue("sampling_algorithm", f"must be random, sobol, grid or bayesian (got {sampling_algorithm!r})")
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        raise InvalidValue("seed", f"must be an integer >= 0 (got {seed!r})")
     if kind != "random":
-        return Algorithm(kind=kind)
+        return Algorithm(kind=kind, seed=seed)  # keep the seed: Bayesian's first proposals are seeded random ones
     rule = (rule or "random").lower()
     if rule not in ("random", "sobol"):
         raise InvalidValue("sampling_algorithm.rule", f"must be random or sobol (got {rule!r})")
-    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-        raise InvalidValue("seed", f"must be an integer >= 0 (got {seed!r})")
     return Algorithm(kind="sobol" if rule == "sobol" else "random", seed=seed, log_base=parse_log_base(log_base))
 
 

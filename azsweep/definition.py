@@ -157,7 +157,8 @@ def yaml_to_wire(path: str, item: Any) -> list[Any]:
 
 
 def _read_object(obj: Any) -> Definition:
-    from azure.ai.ml.entities import Sweep, SweepJob
+    from azure.ai.ml.entities import Sweep
+    from azure.ai.ml.sweep import SweepJob  # not exported by azure.ai.ml.entities
 
     d = Definition(source=f"<{type(obj).__name__}>")
     if isinstance(obj, Sweep):

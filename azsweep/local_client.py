@@ -125,8 +125,10 @@ class LocalJobOperations:
             time.sleep(poll_seconds)
         status, message = record.get("status"), record.get("message", "")
         best = record.get("best_trial")
-        print(f"sweep {name}: {status}" + (f"; best trial {best} with {record.get('primary_metric')} = "
-                                           f"{record.get('best_score'):.6g}" if best else "") + (f" ({message})" if message else ""))
+        summary = f"sweep {name}: {status}"
+        if best:
+            summary += f"; best trial {best} with {record.get('primary_metric')} = {record.get('best_score'):.6g}"
+        print(summary + (f" ({message})" if message else ""))
         if status == "Failed":
             raise SweepFailed(f"local sweep {name!r} failed: {message}")
 

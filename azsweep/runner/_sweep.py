@@ -132,9 +132,10 @@ def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path) -
         if not path.exists():
             raise AzsweepError(f"inputs.{name}: local path {str(path)!r} does not exist; pass one with --input {name}=PATH")
         values[name] = str(path.resolve())
-    for name, value in overrides.items():
+    for name in overrides:
         if name not in spec.inputs:
-            raise AzsweepError(f"--input {name}: the job has no input named {name!r} (inputs: {', '.join(spec.inputs) or 'none'})")
+            known = ", ".join(spec.inputs) or "none"
+            raise AzsweepError(f"--input {name}: the job has no input named {name!r} (inputs: {known})")
     return values, literals
 
 

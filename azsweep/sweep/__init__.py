@@ -61,7 +61,8 @@ class _LocalSampling:
         values = dist.sample(_generator(rng), n)
         if size is None:
             return values[0]
-        if values and isinstance(values[0], dict):
+        if values and (isinstance(values[0], dict) or len({type(v) for v in values}) > 1):
+            # dicts, or mixed types (Choice(["a", 3])): numpy would coerce 3 to "3"; keep the values as drawn
             array = np.empty(n, dtype=object)
             array[:] = values
         else:
