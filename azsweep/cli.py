@@ -170,5 +170,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover - ``python -m azsweep.cli``: use the registered module
+    from azsweep.cli import main as registered_main
+
+    sys.exit(registered_main())

@@ -166,13 +166,14 @@ def build_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple
     if policy is not None and algorithm is not None and algorithm.kind == "bayesian":
         out.warn("early_termination", "Azure does not support an early-termination policy with Bayesian "
                  f"sampling (got {policy.kind}); it may be rejected or ignored there")
-    if algorithm is not None and algorithm.kind == "bayesian" and limits is not None:
-        if limits.max_concurrent_trials > 20:
-            out.warn("limits.max_concurrent_trials", "Bayesian sampling works best with few concurrent trials; "
-                     f"Azure recommends at most 20 (got {limits.max_concurrent_trials})")
+    if algorithm is not None and algorithm.kind == "bayesian" and limits is not None and limits.max_concurrent_trials > 20:
+        out.warn("limits.max_concurrent_trials", "Bayesian sampling works best with few concurrent trials; "
+                 f"Azure recommends at most 20 (got {limits.max_concurrent_trials})")
     inputs = _inputs(props.get("inputs"), out)
     outputs = {k: str(_get(v, "jobOutputType") or "uri_folder") for k, v in (props.get("outputs") or {}).items()}
-    trial = _trial(props.get("trial"), space, inputs, outputs, out)
+    wire_space = props.get("searchSpace")
+    names = tuple(wire_space) if isinstance(wire_space, Mapping) else ()
+    trial = _trial(props.get("trial"), names, inputs, outputs, out)
     if out.failed or None in (algorithm, space, objective, limits, trial):
         return None, out.problems
     compute = props.get("computeId")
@@ -379,7 +380,7 @@ def _inputs(wire: Any, out: _Collector) -> dict[str, InputSpec]:
     return inputs
 
 
-def _trial(wire: Any, space: SearchSpace | None, inputs: Mapping[str, InputSpec], outputs: Mapping[str, str],
+def _trial(wire: Any, space_names: tuple[str, ...], inputs: Mapping[str, InputSpec], outputs: Mapping[str, str],
            out: _Collector) -> TrialSpec | None:
     command = _get(wire, "command")
     if not isinstance(command, str) or not command.strip():
@@ -388,24 +389,23 @@ def _trial(wire: Any, space: SearchSpace | None, inputs: Mapping[str, InputSpec]
     command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", command)
     optional = {m.group(0) for m in OPTIONAL_BLOCK.finditer(command)}
     used: set[str] = set()
-    known = {"search_space": set(space.names) if space else None, "inputs": set(inputs), "outputs": set(outputs)}
+    known = {"search_space": set(space_names), "inputs": set(inputs), "outputs": set(outputs)}
     for m in REFERENCE.finditer(command):
         family, name = m.group(1), m.group(2)
         if family == "search_space":
             used.add(name)
         names = known[family]
-        if names is None or name in names:
+        if name in names:
             continue
         if family == "inputs" and any(m.group(0) in block for block in optional):
             continue
         defined = ", ".join(sorted(names)) or "none"
         out.error("trial.command", f"${{{{{family}.{name}}}}} refers to an undefined {family.replace('_', ' ')} "
                   f"name {name!r} (defined: {defined})")
-    if space is not None:
-        for name in space.names:
-            if name not in used:
-                out.warn(f"search_space.{name}", "is never used in trial.command as ${{search_space." + name + "}} "
-                         f"(the trial only sees it as $AZUREML_SWEEP_{name})")
+    for name in space_names:
+        if name not in used:
+            out.warn(f"search_space.{name}", "is never used in trial.command as ${{search_space." + name + "}} "
+                     f"(the trial only sees it as $AZUREML_SWEEP_{name})")
     env = _get(wire, "environmentVariables") or {}
     return TrialSpec(command=command, code=_get(wire, "codeId"), environment=_get(wire, "environmentId"),
                      environment_variables={str(k): str(v) for k, v in env.items()})

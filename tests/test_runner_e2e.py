@@ -1,0 +1,336 @@
+"""End-to-end: real trial processes, a real MLflow SQLite store, Azure's semantics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from azsweep.cli import main
+from azsweep.definition import require_spec
+from azsweep.report import load_view
+from azsweep.runner import SweepRunner, Tracker
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store for the module (creating the schema takes seconds)."""
+    home = tmp_path_factory.mktemp("azsweep_home")
+    Tracker(f"sqlite:///{home / 'mlflow.db'}").experiment_id("warmup")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def isolated(store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AZSWEEP_HOME", str(store))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+
+
+def write_sweep(folder: Path, script: str, doc: dict[str, Any], script_name: str = "train.py") -> Path:
+    src = folder / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / script_name).write_text(textwrap.dedent(script))
+    base: dict[str, Any] = {
+        "type": "sweep", "trial": {"code": "src", "environment": "azureml:env@latest"},
+        "sampling_algorithm": {"type": "random", "seed": 7},
+        "objective": {"goal": "minimize", "primary_metric": "loss"},
+        "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
+        "experiment_name": f"exp-{folder.name}",
+    }
+    for key, value in doc.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    path = folder / "sweep.yml"
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    return path
+
+
+def run_sweep(path: Path, name: str, **limits: Any) -> Any:
+    spec, _ = require_spec(path)
+    if limits:
+        spec = replace(spec, limits=replace(spec.limits, **limits))
+    home = Path(os.environ["AZSWEEP_HOME"])
+    runner = SweepRunner(spec, name=name, folder=home / "sweeps" / name)
+    return runner.run()
+
+
+ECHO_SCRIPT = """
+import json, os, sys, mlflow
+x = float(sys.argv[sys.argv.index("--x") + 1])
+with open(os.path.join(sys.argv[sys.argv.index("--out") + 1], "seen.json"), "w") as f:
+    json.dump({"argv": sys.argv[1:], "env": {k: v for k, v in os.environ.items()
+               if k.startswith(("AZUREML_", "MLFLOW_", "MY_"))}}, f)
+for step in range(3):
+    mlflow.log_metric("loss", (x - 0.25) ** 2 + (2 - step) * 0.1, step=step)
+"""
+
+
+def test_params_metrics_and_environment_arrive_as_azure_gives_them(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, ECHO_SCRIPT, {
+        "trial": {"command": "python train.py --x ${{search_space.x}} --c ${{search_space.c}} --n ${{search_space.n}} "
+                             "--bs ${{inputs.bs}} --out ${{outputs.out}}",
+                  "environment_variables": {"MY_FLAG": "on"}},
+        "inputs": {"bs": 32}, "outputs": {"out": {"type": "uri_folder"}},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1},
+                         "c": {"type": "choice", "values": ["a; touch pwned", "$(touch pwned2)"]},
+                         "n": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1}},
+    })
+    record = run_sweep(path, "params-e2e")
+    assert record.status == "Completed" and len(record.trials) == 3
+    tracker = Tracker()
+    for trial in record.trials:
+        seen = json.loads((Path(trial.workdir) / "outputs" / "out" / "seen.json").read_text())
+        argv = seen["argv"]
+        assert float(argv[argv.index("--x") + 1]) == trial.params["x"]  # floats read back exactly
+        assert argv[argv.index("--c") + 1] == trial.params["c"]  # one argument, not run by the shell
+        assert argv[argv.index("--n") + 1] == str(trial.params["n"]) and isinstance(trial.params["n"], int)
+        assert argv[argv.index("--bs") + 1] == "32"
+        env = seen["env"]
+        assert float(env["AZUREML_SWEEP_x"]) == trial.params["x"]
+        assert env["AZUREML_SWEEP_c"] == trial.params["c"]
+        assert env["AZUREML_PARAMETER_bs"] == "32" and env["MY_FLAG"] == "on"
+        assert env["MLFLOW_RUN_ID"] == trial.run_id
+        # the metric landed in this trial's own child run; the score is the best value, not the last
+        values = tracker.metric_values(trial.run_id, "loss")
+        expected = [(trial.params["x"] - 0.25) ** 2 + (2 - s) * 0.1 for s in range(3)]
+        assert values == pytest.approx(expected)
+        assert trial.score == pytest.approx(min(expected))
+        run = tracker.client.get_run(trial.run_id)
+        assert run.data.tags["mlflow.parentRunId"] == record.parent_run_id
+        assert run.info.status == "FINISHED"
+        assert run.data.params["c"] == trial.params["c"]
+    assert not list(tmp_path.rglob("pwned*")) and not list(Path(record.trials[0].workdir).rglob("pwned*"))
+    best = min(record.trials, key=lambda t: t.score)
+    parent = tracker.client.get_run(record.parent_run_id)
+    assert parent.data.tags["best_child_run_id"] == best.run_id
+    assert float(parent.data.tags["score"]) == pytest.approx(best.score)
+
+
+def test_autolog_script_logs_into_its_trial_run(tmp_path: Path) -> None:
+    script = """
+    import sys, mlflow
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    mlflow.autolog(log_models=False, log_datasets=False, silent=True)
+    X, y = load_iris(return_X_y=True)
+    LogisticRegression(C=float(sys.argv[1]), max_iter=200).fit(X, y)
+    """
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{search_space.C}}"},
+        "search_space": {"C": {"type": "choice", "values": [0.5]}},
+        # as in Azure's LightGBM example, the primary metric is one that autolog itself logs
+        "objective": {"goal": "maximize", "primary_metric": "training_accuracy_score"},
+        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+    })
+    record = run_sweep(path, "autolog-e2e")
+    trial = record.trials[0]
+    assert trial.status == "Completed" and trial.score is not None and trial.score > 0.9
+    run = Tracker().client.get_run(trial.run_id)
+    assert "training_f1_score" in run.data.metrics  # written by autolog into the trial's own run
+    assert run.data.params.get("C") == "0.5"
+
+
+def test_concurrency_reaches_and_never_exceeds_the_limit(tmp_path: Path) -> None:
+    log = tmp_path / "events.log"
+    command = (f"echo start $(date +%s.%N) >> {log}; sleep 0.8; echo end $(date +%s.%N) >> {log}; "
+               "python -c \"import mlflow; mlflow.log_metric('loss', ${{search_space.x}})\"")
+    path = write_sweep(tmp_path, "", {
+        "trial": {"command": command},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "limits": {"max_total_trials": 8, "max_concurrent_trials": 3},
+    })
+    record = run_sweep(path, "concurrency-e2e")
+    assert [t.status for t in record.trials] == ["Completed"] * 8
+    events = sorted((float(ts), +1 if kind == "start" else -1)
+                    for kind, ts in (line.split() for line in log.read_text().splitlines()))
+    level = peak = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    assert peak == 3
+
+
+def _hang_script(pid_file: Path) -> str:
+    return f"""
+    import os, subprocess, time, mlflow
+    child = subprocess.Popen(["sleep", "300"])
+    with open({str(pid_file)!r}, "a") as f:
+        f.write(f"{{os.getpid()}} {{child.pid}}\\n")
+    mlflow.log_metric("loss", 1.0)
+    time.sleep(300)
+    """
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_trial_timeout_kills_hung_trials_with_their_children(tmp_path: Path) -> None:
+    pids = tmp_path / "pids.txt"
+    path = write_sweep(tmp_path, _hang_script(pids), {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
+    })
+    started = time.monotonic()
+    record = run_sweep(path, "trial-timeout-e2e", trial_timeout=6.0)
+    assert time.monotonic() - started < 60
+    assert [t.status for t in record.trials] == ["Canceled", "Canceled"]
+    assert all("trial_timeout" in t.reason for t in record.trials)
+    assert record.best_score == 1.0  # canceled trials that logged the metric still count
+    for line in pids.read_text().splitlines():
+        assert not any(_alive(int(p)) for p in line.split())
+    statuses = {Tracker().client.get_run(t.run_id).info.status for t in record.trials}
+    assert statuses == {"KILLED"}
+
+
+def test_sweep_timeout_cancels_the_sweep_and_its_trials(tmp_path: Path) -> None:
+    pids = tmp_path / "pids.txt"
+    path = write_sweep(tmp_path, _hang_script(pids), {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "limits": {"max_total_trials": 5, "max_concurrent_trials": 2},
+    })
+    record = run_sweep(path, "sweep-timeout-e2e", timeout=6.0)
+    assert record.status == "Canceled" and "timeout" in record.message
+    assert len(record.trials) == 2 and all(t.status == "Canceled" for t in record.trials)
+    for line in pids.read_text().splitlines():
+        assert not any(_alive(int(p)) for p in line.split())
+    view = load_view("sweep-timeout-e2e")
+    assert view.status == "Canceled" and {t.status for t in view.trials} == {"Canceled"}
+
+
+def test_failures_and_missing_metrics_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    script = """
+    import sys, mlflow
+    mode = sys.argv[1]
+    if mode == "crash":
+        raise SystemExit(3)
+    if mode == "other":
+        mlflow.log_metric("val_loss", 0.5)
+    else:
+        mlflow.log_metric("loss", 0.25)
+        mlflow.log_metric("loss", 0.75)
+    """
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{search_space.mode}}"},
+        "sampling_algorithm": "grid",
+        "search_space": {"mode": {"type": "choice", "values": ["crash", "other", "ok"]}},
+        "limits": {"max_total_trials": 10, "max_concurrent_trials": 1},
+    })
+    record = run_sweep(path, "failures-e2e")
+    crash, other, ok = record.trials  # grid: exhausted after 3 of 10
+    assert crash.status == "Failed" and "exited with code 3" in crash.reason
+    assert other.status == "Completed" and other.score is None
+    assert "'loss'" in other.reason and "val_loss" in other.reason
+    assert ok.status == "Completed" and ok.score == 0.25  # best, not last
+    assert record.status == "Completed" and record.best_trial == ok.name
+    assert Tracker().client.get_run(crash.run_id).info.status == "FAILED"
+
+
+def test_run_cli_names_the_metric_when_no_trial_logged_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = "import mlflow; mlflow.log_metric('val_loss', 0.5); mlflow.log_metric('acc', 0.9)\n"
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+    })
+    assert main(["run", str(path), "--name", "mismatch-e2e"]) == 1
+    err = capsys.readouterr().err
+    assert "'loss'" in err and "acc, val_loss" in err and "Traceback" not in err
+
+
+def test_run_cli_json_summary_and_show_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = "import sys, mlflow; mlflow.log_metric('loss', float(sys.argv[1]))\n"
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "choice", "values": [3, 1, 2, 1]}},
+        "sampling_algorithm": "grid",
+        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+    })
+    assert main(["run", str(path), "--name", "json-e2e", "--json", "--max-concurrent-trials", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["best_trial"] == "json-e2e_1"  # the tie with trial 3 goes to the earlier trial
+    assert [t["score"] for t in summary["trials"]] == [1.0, 1.0, 2.0, 3.0]
+    assert main(["show", "json-e2e", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == summary
+    assert main(["run", str(path), "--name", "json-e2e"]) == 1  # the name is taken
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_invalid_definition_stops_run_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, "", {
+        "trial": {"command": "python train.py ${{search_space.typo}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 1, "max_value": 0}},
+    })
+    assert main(["run", str(path), "--name", "invalid-e2e"]) == 1
+    err = capsys.readouterr().err
+    assert "search_space.x: Uniform needs min_value < max_value (got 1 and 0)" in err
+    assert "typo" in err
+    assert not (Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / "invalid-e2e").exists()
+
+
+def test_remote_input_needs_a_local_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = "import sys, mlflow; mlflow.log_metric('loss', len(open(sys.argv[1]).read()))\n"
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{inputs.data}} ${{search_space.x}}"},
+        "inputs": {"data": {"type": "uri_file", "path": "azureml:iris:1"}},
+        "search_space": {"x": {"type": "choice", "values": [1]}},
+        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+    })
+    assert main(["run", str(path), "--name", "input-e2e"]) == 1
+    assert "inputs.data" in (err := capsys.readouterr().err) and "--input data=PATH" in err
+    data = tmp_path / "iris.csv"
+    data.write_text("abcd")
+    assert main(["run", str(path), "--name", "input-e2e", "--input", f"data={data}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["best_score"] == 4.0
+
+
+def test_ctrl_c_stops_every_trial_and_leaves_a_consistent_record(tmp_path: Path) -> None:
+    pids = tmp_path / "pids.txt"
+    path = write_sweep(tmp_path, _hang_script(pids), {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+    })
+    proc = subprocess.Popen([sys.executable, "-m", "azsweep", "run", str(path), "--name", "ctrlc-e2e"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not pids.exists() or len(pids.read_text().splitlines()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # let the runner see the metrics
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    for line in pids.read_text().splitlines():
+        assert not any(_alive(int(p)) for p in line.split())
+    view = load_view("ctrlc-e2e")
+    assert view.status == "Canceled"
+    assert [t.status for t in view.trials] == ["Canceled", "Canceled"]
+    assert view.best_score == 1.0
+    tracker = Tracker()
+    assert tracker.client.get_run(view.parent_run_id).info.status == "KILLED"
