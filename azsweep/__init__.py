@@ -12,8 +12,8 @@ from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem
 
 __version__ = "0.1.0"
 __all__ = [
-    "AzsweepError", "DefinitionError", "Input", "LocalClient", "InvalidValue", "Problem", "command", "load_job", "sample",
-    "sweep", "validate",
+    "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "command", "load_job",
+    "optimize", "sample", "sweep", "validate",
 ]
 
 
@@ -30,5 +30,8 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module("azsweep.sweep")
-    if name == "optimize": return __import__("azsweep.optimization", fromlist=["optimize"]).optimize  # noqa: E701
+    if name == "optimize":
+        from azsweep.optimization import optimize
+
+        return optimize
     raise AttributeError(f"module 'azsweep' has no attribute {name!r}")

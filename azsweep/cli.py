@@ -69,6 +69,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     _load_extensions()
     args = build_parser().parse_args(argv)
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.DEBUG if args.debug else logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.debug else logging.WARNING)
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -103,6 +103,7 @@ def _read_yaml(path: Path) -> Definition:
         d.problems.append(Problem("error", "type", f"must be sweep for a sweep job (got {raw.get('type')!r})"))
         return d
     d.problems.extend(_precheck_search_space(raw.get("search_space")))
+    d.problems.extend(_precheck_limits(raw.get("limits")))
     from azure.ai.ml import load_job
 
     try:
@@ -125,6 +126,18 @@ def _precheck_search_space(raw: Any) -> list[Problem]:
             from_wire(path, yaml_to_wire(path, item))
         except InvalidValue as exc:
             problems.append(Problem("error", exc.path, exc.message))
+    return problems
+
+
+def _precheck_limits(raw: Any) -> list[Problem]:
+    """Timeouts the SDK would silently turn into 60 s (negative or zero) are errors here."""
+    if not isinstance(raw, Mapping):
+        return []
+    problems = []
+    for key in ("timeout", "trial_timeout"):
+        value = raw.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            problems.append(Problem("error", f"limits.{key}", f"must be a number of seconds > 0 (got {value!r})"))
     return problems
 
 

@@ -112,15 +112,29 @@ def trials_table(view: SweepView, limit: int | None = None) -> Any:
     ranked = view.ranked()
     shown = ranked[:limit] if limit else ranked
     title = f"{view.name}: {view.status}, {len(view.trials)} trials, {view.goal} {view.primary_metric}"
+    if limit and len(ranked) > limit:
+        title += f" (best {limit} shown)"
     table = Table(title=title, title_justify="left")
-    table.add_column("trial")
-    table.add_column("status")
-    table.add_column(view.primary_metric or "score", justify="right")
-    names = sorted({k for t in view.trials for k in t.params})
+    table.add_column("trial", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column(view.primary_metric or "score", justify="right", no_wrap=True)
+    names = list(dict.fromkeys(k for t in view.trials for k in t.params))
     for name in names:
         table.add_column(name, justify="right")
-    table.add_column("note", overflow="fold", max_width=50)
+    notes = any(t.reason for t in shown)
+    if notes:
+        table.add_column("note", overflow="fold", min_width=20)
     for t in shown:
-        mark = " *" if t.name == view.best_trial else ""
-        table.add_row(t.name + mark, t.status, format_score(t.score), *(t.params.get(n, "") for n in names), t.reason)
+        mark = "*" if t.name == view.best_trial else ""
+        row = [f"{mark}{t.index}", t.status, format_score(t.score), *(short(t.params.get(n, "")) for n in names)]
+        table.add_row(*row, *([t.reason] if notes else []))
     return table
+
+
+def short(text: str) -> str:
+    """A parameter as recorded (full precision), shortened for display when it is a long float."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return f"{value:.6g}" if "." in text or "e" in text.lower() else text

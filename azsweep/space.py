@@ -150,6 +150,8 @@ class Choice(Distribution):
     def from_unit(self, u: np.ndarray) -> list[Any]:
         index = self.index_from_unit(u[:, 0])
         if not self.conditional:
+            if any(isinstance(v, Mapping) for v in self.values):  # a fresh dict per row, as for conditional ones
+                return [dict(self.values[i]) for i in index.tolist()]
             return list(map(self.values.__getitem__, index.tolist()))
         # Each option's nested distributions own their own columns, so every option is computed
         # for every row (vectorised) and the chosen one is assembled per row.

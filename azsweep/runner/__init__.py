@@ -82,6 +82,9 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
     if spec.trial.environment:
         notes.append(f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
                      f"environment ({sys.executable})")
+    if spec.policy is not None:
+        notes.append(f"note: early_termination ({spec.policy.kind}) is checked but not yet applied in local runs: "
+                     "every trial runs to its end")
     name = name or spec.name or new_name()
     folder = sweep_folder(name)
     if folder.exists():
