@@ -57,6 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         return cli.EXIT_FAILED
     for note in prepared.notes:
         err.print(note, markup=False, highlight=False)
+    prepared.write_definition()
     tracker = Tracker(tracking_uri())
     display = _Progress(err, prepared.spec.objective.primary_metric, quiet=args.json)
     runner = SweepRunner(prepared.spec, name=prepared.name, folder=prepared.folder, tracker=tracker,

@@ -48,6 +48,21 @@ class PreparedSweep:
     max_concurrent: int
     input_overrides: dict[str, str]
     notes: list[str]
+    source_path: str | None = None  # the user's original YAML, when the sweep came from a file
+    overrides: dict[str, Any] | None = None  # the local-only overrides asked for (limits, inputs)
+
+    def write_definition(self) -> Path:
+        """Keep what is needed to re-run or submit this sweep: ``definition.json`` in its folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / "definition.json"
+        path.write_text(json.dumps({
+            "props": self.props, "base_dir": str(self.spec.base_dir), "name": self.name,
+            "source_path": self.source_path, "overrides": self.overrides or {},
+            "limits": {"max_total_trials": self.spec.limits.max_total_trials},
+            "max_concurrent": self.max_concurrent, "input_overrides": self.input_overrides,
+            "tracking_uri": tracking_uri(), "home": str(azsweep_home()),
+        }, indent=1))
+        return path
 
 
 def prepare(definition: Any, *, name: str | None = None, max_total_trials: int | None = None,
@@ -94,20 +109,17 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
     resolve_inputs(spec, inputs or {}, folder / "inputs")  # input errors surface here, before anything starts
     if spec.algorithm.kind == "bayesian":
         raise AzsweepError("sampling_algorithm: bayesian sampling is not available locally yet; use random or sobol")
+    overrides = {k: v for k, v in (("max_total_trials", max_total_trials), ("max_concurrent_trials", max_concurrent_trials),
+                                   ("inputs", dict(inputs or {}) or None)) if v is not None}
     return PreparedSweep(spec=spec, props=props, name=name, folder=folder, max_concurrent=concurrent,
-                         input_overrides=dict(inputs or {}), notes=notes)
+                         input_overrides=dict(inputs or {}), notes=notes,
+                         source_path=str(d.path.resolve()) if d.path else None, overrides=overrides)
 
 
 def launch_background(prepared: PreparedSweep) -> Path:
     """Start the sweep in a detached driver process (it outlives the caller, like an Azure job)."""
     folder = prepared.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "definition.json").write_text(json.dumps({
-        "props": prepared.props, "base_dir": str(prepared.spec.base_dir), "name": prepared.name,
-        "limits": {"max_total_trials": prepared.spec.limits.max_total_trials},
-        "max_concurrent": prepared.max_concurrent, "input_overrides": prepared.input_overrides,
-        "tracking_uri": tracking_uri(), "home": str(azsweep_home()),
-    }))
+    prepared.write_definition()
     with open(folder / "driver.log", "ab") as log:
         subprocess.Popen([sys.executable, "-m", "azsweep.runner.driver", str(folder)], stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -122,4 +134,5 @@ def load_prepared(folder: Path) -> PreparedSweep:
     limits = replace(spec.limits, max_total_trials=data["limits"]["max_total_trials"],
                      max_concurrent_trials=data["max_concurrent"])
     return PreparedSweep(spec=replace(spec, limits=limits), props=data["props"], name=data["name"], folder=folder,
-                         max_concurrent=data["max_concurrent"], input_overrides=data["input_overrides"], notes=[])
+                         max_concurrent=data["max_concurrent"], input_overrides=data["input_overrides"], notes=[],
+                         source_path=data.get("source_path"), overrides=data.get("overrides"))
