@@ -13,7 +13,7 @@ from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem
 __version__ = "0.1.0"
 __all__ = [
     "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "command", "load_job",
-    "optimize", "sample", "sweep", "validate",
+    "optimize", "replay", "sample", "sweep", "validate",
 ]
 
 
@@ -26,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from azsweep.local_client import LocalClient
 
         return LocalClient
+    if name == "replay":
+        from azsweep.policy_replay import replay
+
+        return replay
     if name == "sweep":
         import importlib
 

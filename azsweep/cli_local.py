@@ -26,6 +26,18 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
+    p = sub.add_parser("replay", help="what an early-termination policy would have stopped in a recorded sweep")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--policy", choices=["bandit", "median_stopping", "truncation_selection"])
+    p.add_argument("--policy-file", metavar="YAML", help="a YAML file holding an early_termination block")
+    p.add_argument("--slack-factor", type=float)
+    p.add_argument("--slack-amount", type=float)
+    p.add_argument("--truncation-percentage", type=int)
+    p.add_argument("--evaluation-interval", type=int, default=1)
+    p.add_argument("--delay-evaluation", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+
 cli._EXTENSIONS.append(_add_commands)
 
 
@@ -135,6 +147,8 @@ class _Progress:
             self.progress.start()
             self.task = self.progress.add_task(record.name, total=record.max_total_trials, status="")
             return
+        if kind == "note":
+            self.progress.console.print(record.notes[-1], markup=False, highlight=False)
         if kind == "trial_ended" and trial is not None:
             score = "N/A" if trial.score is None else f"{trial.score:.6g}"
             note = f" ({trial.reason})" if trial.reason else ""
@@ -149,3 +163,52 @@ class _Progress:
 
     def stop(self) -> None:
         self.progress.stop()
+
+
+@cli.command("replay")
+def _replay(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from azsweep.policies import make_policy, replay_curves
+    from azsweep.policy_replay import policy_from, policy_from_file, recorded_trials
+
+    if bool(args.policy) == bool(args.policy_file):
+        print("azsweep: error: give exactly one of --policy or --policy-file", file=sys.stderr)
+        return cli.EXIT_USAGE
+    try:
+        if args.policy_file:
+            config = policy_from_file(args.policy_file)
+        else:
+            config = policy_from({"type": args.policy, "slack_factor": args.slack_factor, "slack_amount": args.slack_amount,
+                                  "truncation_percentage": args.truncation_percentage,
+                                  "evaluation_interval": args.evaluation_interval,
+                                  "delay_evaluation": args.delay_evaluation})
+    except DefinitionError as exc:
+        for p in exc.problems:
+            print(f"azsweep: {p}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    trials, metric, goal = recorded_trials(args.name)
+    result = replay_curves(trials, make_policy(config, maximize=goal == "maximize"))
+    if args.json:
+        data = asdict(result)
+        data.update(share_saved=result.share_saved, sweep=args.name, primary_metric=metric, goal=goal)
+        print(json.dumps(data))
+        return cli.EXIT_OK
+    out = Console()
+    table = Table(title=f"{args.name}: {result.policy} on {goal} {metric}", title_justify="left")
+    for column in ("trial", "stopped at", "saved", "reason"):
+        table.add_column(column, overflow="fold")
+    lengths = {t.name: len(t.values) for t in trials}
+    for d in result.decisions:
+        table.add_row(d.trial, f"interval {d.interval} of {lengths[d.trial]}", str(d.intervals_saved), d.reason)
+    out.print(table)
+    print(f"{len(result.decisions)} of {len(trials)} trials stopped; {result.saved_intervals} of "
+          f"{result.total_intervals} intervals saved ({result.share_saved:.0%})")
+    if result.best_trial is not None:
+        verdict = "survives" if result.best_survived else "would have been STOPPED"
+        print(f"best trial {result.best_trial} ({metric} = {result.best_score:.6g}) {verdict}; with the policy the sweep "
+              f"would report {result.best_trial_with_policy} ({result.best_score_with_policy:.6g})")
+    return cli.EXIT_OK

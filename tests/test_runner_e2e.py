@@ -334,3 +334,65 @@ def test_ctrl_c_stops_every_trial_and_leaves_a_consistent_record(tmp_path: Path)
     assert view.best_score == 1.0
     tracker = Tracker()
     assert tracker.client.get_run(view.parent_run_id).info.status == "KILLED"
+
+
+CURVES = {  # minimize; prescribed curves selected by a Choice
+    "c0": [1.0, 0.8, 0.6, 0.5, 0.45, 0.4],
+    "c1": [3.0, 2.0, 1.9, 1.5, 1.2, 0.1],
+    "c2": [0.9, 1.0, 1.05, 1.0, 0.95, 0.85],
+    "c3": [2.0, 1.5, 0.9, 0.8, 0.7, 0.6],
+    "c4": [1.25, 1.125, 1.0, 1.0, 1.0, 1.0],
+}
+CURVE_SCRIPT = f"""
+import sys, time, mlflow
+curves = {CURVES!r}
+for value in curves[sys.argv[1]]:
+    mlflow.log_metric("loss", value)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_live_bandit_stops_exactly_the_hand_computed_trials_and_replay_agrees(tmp_path: Path) -> None:
+    # Bandit, minimize, slack_amount 0.5, delay 2, one trial at a time. By hand:
+    # c1 at k=2: best 2.0 > B(2) 0.8 + 0.5 -> stop.   c2: 0.9 <= 1.3, 1.1, 1.0, 0.95, 0.9 -> runs to its end.
+    # c3 at k=2: best 1.5 > 1.3 -> stop.   c4: 1.125 <= 1.3; 1.0 <= 1.1; 1.0 <= 1.0 (not strictly worse);
+    # at k=5 B(5) = 0.45: 1.0 > 0.95 -> stop.
+    expected = {"c1": 2, "c3": 2, "c4": 5}
+    doc = {
+        "trial": {"command": "python train.py ${{search_space.curve}} 1.0"},  # a value a second
+        "sampling_algorithm": "grid",
+        "search_space": {"curve": {"type": "choice", "values": list(CURVES)}},
+        "early_termination": {"type": "bandit", "slack_amount": 0.5, "evaluation_interval": 1, "delay_evaluation": 2},
+        "limits": {"max_total_trials": 5, "max_concurrent_trials": 1},
+    }
+    live = run_sweep(write_sweep(tmp_path / "live", CURVE_SCRIPT, doc), "policy-live-e2e")
+    stopped = {t.params["curve"]: t.stopped_at for t in live.trials if t.stopped_by}
+    assert stopped == expected
+    for t in live.trials:
+        run = Tracker().client.get_run(t.run_id)
+        if t.params["curve"] in expected:
+            assert t.status == "Canceled" and run.info.status == "KILLED"
+            assert run.data.tags["azsweep.stopped_by"] == "Bandit"
+            assert run.data.tags["azsweep.stopped_at_interval"] == str(expected[t.params["curve"]])
+            assert "B(" in run.data.tags["azsweep.reason"]
+        else:
+            assert t.status == "Completed" and run.info.status == "FINISHED"
+    assert live.best_score == 0.4
+    shown = {t.name: t.reason for t in load_view("policy-live-e2e").trials}
+    assert all("stopped by the early-termination policy" in shown[t.name] for t in live.trials if t.stopped_by)
+
+    # The same sweep without a policy (and without the waits), replayed with it, makes the same decisions.
+    del doc["early_termination"]
+    doc["trial"] = {"command": "python train.py ${{search_space.curve}} 0.01"}
+    full = run_sweep(write_sweep(tmp_path / "full", CURVE_SCRIPT, doc), "policy-full-e2e")
+    assert all(t.status == "Completed" and t.intervals == 6 for t in full.trials)
+    from azsweep import replay
+
+    result = replay("policy-full-e2e", {"type": "bandit", "slack_amount": 0.5, "evaluation_interval": 1,
+                                          "delay_evaluation": 2})
+    by_name = {t.name: t.params["curve"] for t in full.trials}
+    assert {by_name[d.trial]: d.interval for d in result.decisions} == expected
+    assert result.saved_intervals == 4 + 4 + 1 and result.total_intervals == 30
+    # c1's late 0.1 is the best of all: Bandit stopped the eventual winner, and replay says so
+    assert not result.best_survived and by_name[result.best_trial] == "c1"
+    assert by_name[result.best_trial_with_policy] == "c0" and result.best_score_with_policy == live.best_score

@@ -97,9 +97,6 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
     if spec.trial.environment:
         notes.append(f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
                      f"environment ({sys.executable})")
-    if spec.policy is not None:
-        notes.append(f"note: early_termination ({spec.policy.kind}) is checked but not yet applied in local runs: "
-                     "every trial runs to its end")
     name = name or spec.name or new_name()
     folder = sweep_folder(name)
     if folder.exists():
@@ -107,8 +104,6 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
     from azsweep.runner._sweep import resolve_inputs
 
     resolve_inputs(spec, inputs or {}, folder / "inputs")  # input errors surface here, before anything starts
-    if spec.algorithm.kind == "bayesian":
-        raise AzsweepError("sampling_algorithm: bayesian sampling is not available locally yet; use random or sobol")
     overrides = {k: v for k, v in (("max_total_trials", max_total_trials), ("max_concurrent_trials", max_concurrent_trials),
                                    ("inputs", dict(inputs or {}) or None)) if v is not None}
     return PreparedSweep(spec=spec, props=props, name=name, folder=folder, max_concurrent=concurrent,

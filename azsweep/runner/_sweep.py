@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from azsweep.errors import AzsweepError
+from azsweep.policies import make_policy
 from azsweep.runner._command import render_command, trial_environment
 from azsweep.runner._process import TrialProcess, snapshot
 from azsweep.runner._tracking import Tracker
@@ -26,6 +27,8 @@ from azsweep.spec import SweepSpec
 
 POLL_SECONDS = 0.1
 METRIC_POLL_SECONDS = 1.0
+POLICY_POLL_SECONDS = 0.5  # a trial logging once a second is judged within about a second of the interval
+POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric value, say the policy cannot apply yet
 KILL_GRACE_SECONDS = 3.0
 TERMINAL = ("Completed", "Failed", "Canceled")
 
@@ -46,6 +49,8 @@ class Trial:
     started: float = field(default_factory=time.time)
     ended: float | None = None
     workdir: str = ""
+    stopped_by: str | None = None  # the early-termination policy that stopped it
+    stopped_at: int | None = None  # ... at this interval
 
 
 @dataclass
@@ -167,6 +172,9 @@ class SweepRunner:
         self.sampler = make_sampler(spec.algorithm, spec.search_space, maximize=self.maximize)
         self.concurrency = max_concurrent or spec.limits.max_concurrent_trials
         self.input_values, self.literal_inputs = resolve_inputs(spec, input_overrides or {}, folder / "inputs")
+        self.policy = make_policy(spec.policy, maximize=self.maximize) if spec.policy else None
+        self.curves: dict[int, list[float]] = {}  # primary-metric values per trial, as the policy sees them
+        self.judged: dict[int, int] = {}  # the last interval the policy looked at, per trial
         self.processes: dict[int, TrialProcess] = {}
         self.deadlines: dict[int, float] = {}
         self.cancel_reason: str | None = None
@@ -219,6 +227,7 @@ class SweepRunner:
         started = time.monotonic()
         timeout = self.spec.limits.timeout
         next_metric_poll = 0.0
+        metric_poll = POLICY_POLL_SECONDS if self.policy else METRIC_POLL_SECONDS
         try:
             while True:
                 self._reap()
@@ -233,7 +242,7 @@ class SweepRunner:
                     break
                 if now >= next_metric_poll:
                     self._poll_metrics()
-                    next_metric_poll = now + METRIC_POLL_SECONDS
+                    next_metric_poll = now + metric_poll
                 launched = self._launch()
                 if not self.processes and not launched:
                     break
@@ -307,11 +316,11 @@ class SweepRunner:
             reason = "" if code == 0 else _exit_reason(code)
             self._record_end(index, status, code, reason)
 
-    def _stop_trial(self, index: int, reason: str) -> None:
+    def _stop_trial(self, index: int, reason: str, tags: Mapping[str, str] | None = None) -> None:
         process = self.processes.pop(index)
         self.deadlines.pop(index, None)
         code = process.stop(KILL_GRACE_SECONDS)
-        self._record_end(index, "Canceled", code, reason)
+        self._record_end(index, "Canceled", code, reason, tags)
 
     def _stop_all(self, reason: str) -> None:
         for process in self.processes.values():
@@ -322,12 +331,13 @@ class SweepRunner:
         for index in list(self.processes):
             self._stop_trial(index, reason)
 
-    def _record_end(self, index: int, status: str, code: int | None, reason: str) -> None:
+    def _record_end(self, index: int, status: str, code: int | None, reason: str,
+                    extra_tags: Mapping[str, str] | None = None) -> None:
         assert self.record is not None
         trial = self.record.trials[index]
         trial.status, trial.exit_code, trial.reason, trial.ended = status, code, reason, time.time()
         self._update_score(trial)
-        tags = {"azsweep.status": status}
+        tags = {"azsweep.status": status, **(extra_tags or {})}
         if reason:
             tags["azsweep.reason"] = reason
         if trial.score is None:
@@ -344,7 +354,9 @@ class SweepRunner:
     def _update_score(self, trial: Trial) -> None:
         values = self.tracker.metric_values(trial.run_id, self.spec.objective.primary_metric)
         trial.intervals = len(values)
-        trial.score = best_of(values, self.maximize)
+        trial.score = best_of(values, self.maximize)  # values logged after a stop still count for the score
+        # the policy sees a stopped trial's curve as it was when it was stopped
+        self.curves[trial.index] = values[:trial.stopped_at] if trial.stopped_at else values
 
     def _poll_metrics(self) -> None:
         assert self.record is not None
@@ -358,6 +370,37 @@ class SweepRunner:
             self._update_best()
             self.record.save(self.folder)
             self.on_event("metrics", self.record, None)
+        if self.policy is not None:
+            self._apply_policy()
+
+    def _apply_policy(self) -> None:
+        """Judge every interval each running trial has reached since the last look, in trial order."""
+        assert self.record is not None and self.policy is not None
+        metric = self.spec.objective.primary_metric
+        for index in sorted(self.processes):
+            trial = self.record.trials[index]
+            curve = self.curves.get(index, [])
+            if not curve:
+                waited = time.time() - trial.started
+                if waited >= POLICY_WAIT_NOTE_SECONDS and index not in self.judged:
+                    self.judged[index] = 0
+                    note = (f"{trial.name}: early_termination ({self.policy.title}) cannot be applied yet: "
+                            f"no value of the primary metric {metric!r} logged after {waited:.0f} s")
+                    self.record.notes.append(note)
+                    self.on_event("note", self.record, trial)
+                continue
+            for k in range(self.judged.get(index, 0) + 1, len(curve) + 1):
+                self.judged[index] = k
+                if not self.policy.due(k):
+                    continue
+                others = [c for i, c in self.curves.items() if i != index]
+                reason = self.policy.judge(curve[:k], k, others)
+                if reason:
+                    trial.stopped_by, trial.stopped_at = self.policy.title, k
+                    self.curves[index] = curve[:k]
+                    self._stop_trial(index, f"stopped by the early-termination policy: {reason}", {
+                        "azsweep.stopped_by": self.policy.title, "azsweep.stopped_at_interval": str(k)})
+                    break
 
     def _update_best(self) -> None:
         assert self.record is not None

@@ -101,9 +101,13 @@ class Tracker:
 
     def metric_values(self, run_id: str, key: str) -> list[float]:
         """Every value logged for ``key``, in logging order (one value = one interval)."""
+        return [value for value, _ in self.metric_history(run_id, key)]
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[float, float]]:
+        """(value, timestamp in ms) for every value logged for ``key``, in logging order."""
         history = _retry(self.client.get_metric_history, run_id, key)
         history = sorted(history, key=lambda m: (m.timestamp, m.step))
-        return [m.value for m in history]
+        return [(m.value, m.timestamp) for m in history]
 
     def metric_names(self, run_id: str) -> list[str]:
         return sorted(_retry(self.client.get_run, run_id).data.metrics)

@@ -1,0 +1,47 @@
+"""Bandit: stop a trial whose best value falls outside a slack of the best value of any trial."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from azsweep.policies._base import Curve, EarlyTermination, fmt
+
+
+class Bandit(EarlyTermination):
+    """With B(k) the best value any trial reached by its interval k and best_t(k) the trial's best:
+
+    * maximize: stop when best_t(k) < B(k) / (1 + s), or best_t(k) < B(k) - a;
+    * minimize: stop when best_t(k) > B(k) * (1 + s), or best_t(k) > B(k) + a.
+
+    Our choice where Azure is silent: the slack factor is applied to |B(k)|, so for B(k) > 0 the
+    rules are exactly the documented ones and for B(k) < 0 the allowed band still lies on the worse
+    side of the best (``B - |B|·s/(1+s)`` when maximizing, ``B + |B|·s`` when minimizing).
+    B(k) includes the judged trial and finished trials; a trial shorter than k counts with its best
+    over the values it has.
+    """
+
+    title = "Bandit"
+
+    def judge(self, curve: Curve, k: int, others: Sequence[Curve]) -> str | None:
+        mine = self.best(curve, k)
+        if mine is None:
+            return None
+        bests = [b for b in (self.best(c, k) for c in others) if b is not None] + [mine]
+        top = max(bests) if self.maximize else min(bests)
+        if self.config.slack_factor is not None:
+            s = self.config.slack_factor
+            if self.maximize:
+                threshold = top - abs(top) * s / (1 + s)
+                rule = f"B({k}) / (1 + {s:g})" if top >= 0 else f"B({k}) - |B({k})|·{s:g}/(1 + {s:g})"
+            else:
+                threshold = top + abs(top) * s
+                rule = f"B({k}) × (1 + {s:g})" if top >= 0 else f"B({k}) + |B({k})|·{s:g}"
+        else:
+            a = self.config.slack_amount or 0.0
+            threshold = top - a if self.maximize else top + a
+            rule = f"B({k}) {'-' if self.maximize else '+'} {a:g}"
+        if self.worse(mine, threshold):
+            sign = "<" if self.maximize else ">"
+            return (f"Bandit at interval {k}: best {fmt(mine)} {sign} {fmt(threshold)} = {rule} "
+                    f"with B({k}) = {fmt(top)}")
+        return None

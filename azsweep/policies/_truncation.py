@@ -1,0 +1,42 @@
+"""Truncation selection: at each interval, stop the worst percentage of the trials that reached it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from azsweep.policies._base import Curve, EarlyTermination, fmt
+
+
+class TruncationSelection(EarlyTermination):
+    """At interval k, rank the trials that reached k by their value at k; the worst p% stop.
+
+    Our choices where Azure is silent: the count is ``floor(n · p / 100)`` of the n trials that
+    reached k (so nothing stops until n >= 100 / p); finished trials are in the pool (v1 sent
+    ``exclude_finished_jobs=False``); ties are resolved in the judged trial's favour (it stops only
+    when at least n - count trials are strictly better); a NaN value ranks worst.
+    """
+
+    title = "TruncationSelection"
+
+    def judge(self, curve: Curve, k: int, others: Sequence[Curve]) -> str | None:
+        if len(curve) < k:
+            return None
+        pool = [c[k - 1] for c in others if len(c) >= k]
+        mine = curve[k - 1]
+        n = len(pool) + 1
+        p = self.config.truncation_percentage or 0
+        count = n * p // 100
+        if count < 1:
+            return None
+        better = sum(1 for v in pool if self._key(v) > self._key(mine))
+        if better >= n - count:
+            return (f"TruncationSelection at interval {k}: value {fmt(mine)} is in the worst {p}% "
+                    f"({count} of {n} trials at interval {k}; {better} are better)")
+        return None
+
+    def _key(self, value: float) -> float:
+        """Larger is better."""
+        if math.isnan(value):
+            return -math.inf
+        return value if self.maximize else -value
