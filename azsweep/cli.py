@@ -132,7 +132,6 @@ def _sample(args: argparse.Namespace) -> int:
 
     from azsweep.definition import require_spec
     from azsweep.samplers import make_sampler
-    from azsweep.spec import Algorithm
 
     if args.n < 0:
         print("azsweep: error: -n must be >= 0", file=sys.stderr)
@@ -141,15 +140,12 @@ def _sample(args: argparse.Namespace) -> int:
     algorithm = spec.algorithm
     if args.seed is not None:
         algorithm = replace(algorithm, seed=args.seed)
-    if algorithm.kind == "bayesian":  # with no results yet, Bayesian proposals start from a random design
-        algorithm = Algorithm(kind="random", seed=algorithm.seed)
     sampler = make_sampler(algorithm, spec.search_space)
     configs = sampler.ask([], args.n) if args.n else []
     if args.json:
         for config in configs:
             print(json.dumps(config))
         return EXIT_OK
-    from rich.console import Console
     from rich.table import Table
 
     label = spec.algorithm.kind + (f", seed {sampler.seed}" if spec.algorithm.kind != "grid" else "")
@@ -161,8 +157,16 @@ def _sample(args: argparse.Namespace) -> int:
         table.add_column(name, justify="right")
     for i, config in enumerate(configs):
         table.add_row(str(i), *(format_value(config[name]) for name in spec.search_space.names))
-    Console().print(table)
+    console().print(table)
     return EXIT_OK
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console; 140 columns wide when the output is not a terminal (logs, CI), so tables do not fold."""
+    from rich.console import Console
+
+    c = Console(stderr=stderr)
+    return c if c.is_terminal else Console(stderr=stderr, width=140)
 
 
 def format_value(value: Any) -> str:

@@ -53,13 +53,12 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 @cli.command("run")
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
 
     from azsweep.report import load_view, trials_table
     from azsweep.runner import SweepRunner, prepare, tracking_uri
     from azsweep.runner._tracking import Tracker
 
-    err = Console(stderr=True)
+    err = cli.console(stderr=True)
     try:
         prepared = prepare(args.file, name=args.name, max_total_trials=args.max_total_trials,
                            max_concurrent_trials=args.max_concurrent_trials, inputs=_parse_inputs(args.input))
@@ -91,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(view.to_json(), default=str))
     else:
-        Console().print(trials_table(view, limit=20))
+        cli.console().print(trials_table(view, limit=20))
         _print_footer(err, view, tracker.uri)
     if record.best_trial is None:
         err.print(f"error: {record.message}", markup=False, highlight=False)
@@ -102,6 +101,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_footer(err: Any, view: Any, uri: str) -> None:
+    from azsweep.report import stop_reasons
+
+    for line in stop_reasons(view):
+        err.print(line, markup=False, highlight=False)
     if view.best_trial:
         err.print(f"best trial: {view.best_trial} with {view.primary_metric} = {view.best_score:.6g}", markup=False)
     if view.message:
@@ -111,7 +114,6 @@ def _print_footer(err: Any, view: Any, uri: str) -> None:
 
 @cli.command("show")
 def _show(args: argparse.Namespace) -> int:
-    from rich.console import Console
 
     from azsweep.report import load_view, trials_table
 
@@ -119,8 +121,8 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(view.to_json(), default=str))
         return cli.EXIT_OK
-    Console().print(trials_table(view))
-    _print_footer(Console(stderr=True), view, view.tracking_uri)
+    cli.console().print(trials_table(view))
+    _print_footer(cli.console(stderr=True), view, view.tracking_uri)
     return cli.EXIT_OK
 
 
@@ -169,7 +171,6 @@ class _Progress:
 def _replay(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from rich.console import Console
     from rich.table import Table
 
     from azsweep.policies import make_policy, replay_curves
@@ -197,7 +198,7 @@ def _replay(args: argparse.Namespace) -> int:
         data.update(share_saved=result.share_saved, sweep=args.name, primary_metric=metric, goal=goal)
         print(json.dumps(data))
         return cli.EXIT_OK
-    out = Console()
+    out = cli.console()
     table = Table(title=f"{args.name}: {result.policy} on {goal} {metric}", title_justify="left")
     for column in ("trial", "stopped at", "saved", "reason"):
         table.add_column(column, overflow="fold")

@@ -22,6 +22,15 @@ class TrialView:
     intervals: int
     run_id: str
     reason: str = ""
+    stopped_by: str | None = None
+    stopped_at: int | None = None
+
+    @property
+    def note(self) -> str:
+        """A short note for tables: who stopped it, or why it failed."""
+        if self.stopped_by:
+            return f"{self.stopped_by} at {self.stopped_at}"
+        return self.reason if len(self.reason) <= 60 else self.reason[:57] + "..."
 
 
 @dataclass
@@ -85,9 +94,11 @@ def load_view(name: str, tracker: Tracker | None = None) -> SweepView:
         ctags = run.data.tags
         status = _STATUS.get(run.info.status, run.info.status.title())
         reason = "; ".join(x for x in (ctags.get("azsweep.reason", ""), ctags.get("azsweep.note", "")) if x)
+        stopped_at = ctags.get("azsweep.stopped_at_interval")
         trials.append(TrialView(name=run.info.run_name, index=int(ctags.get(TRIAL_TAG, -1)), status=status,
                                 params=dict(run.data.params), score=score, intervals=len(values),
-                                run_id=run.info.run_id, reason=reason))
+                                run_id=run.info.run_id, reason=reason, stopped_by=ctags.get("azsweep.stopped_by"),
+                                stopped_at=int(stopped_at) if stopped_at else None))
     trials.sort(key=lambda t: t.index)
     status = tags.get("azsweep.status") or _STATUS.get(parent.info.status, parent.info.status.title())
     if parent.info.status == "RUNNING":
@@ -121,14 +132,20 @@ def trials_table(view: SweepView, limit: int | None = None) -> Any:
     names = list(dict.fromkeys(k for t in view.trials for k in t.params))
     for name in names:
         table.add_column(name, justify="right")
-    notes = any(t.reason for t in shown)
+    notes = any(t.note for t in shown)
     if notes:
         table.add_column("note", overflow="fold", min_width=20)
     for t in shown:
         mark = "*" if t.name == view.best_trial else ""
         row = [f"{mark}{t.index}", t.status, format_score(t.score), *(short(t.params.get(n, "")) for n in names)]
-        table.add_row(*row, *([t.reason] if notes else []))
+        table.add_row(*row, *([t.note] if notes else []))
     return table
+
+
+def stop_reasons(view: SweepView) -> list[str]:
+    """One line per trial an early-termination policy stopped, with the numbers it compared."""
+    prefix = "stopped by the early-termination policy: "
+    return [f"{t.name}: {t.reason.removeprefix(prefix)}" for t in view.trials if t.stopped_by]
 
 
 def short(text: str) -> str:

@@ -396,3 +396,20 @@ def test_live_bandit_stops_exactly_the_hand_computed_trials_and_replay_agrees(tm
     # c1's late 0.1 is the best of all: Bandit stopped the eventual winner, and replay says so
     assert not result.best_survived and by_name[result.best_trial] == "c1"
     assert by_name[result.best_trial_with_policy] == "c0" and result.best_score_with_policy == live.best_score
+
+
+def test_policy_reports_when_it_cannot_apply_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azsweep.runner import _sweep
+
+    monkeypatch.setattr(_sweep, "POLICY_WAIT_NOTE_SECONDS", 1.0)
+    script = "import time, mlflow; time.sleep(3); mlflow.log_metric('val_loss', 1.0)\n"
+    path = write_sweep(tmp_path, script, {
+        "trial": {"command": "python train.py ${{search_space.x}}"},
+        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+        "early_termination": {"type": "truncation_selection", "truncation_percentage": 50, "evaluation_interval": 1},
+        "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
+    })
+    record = run_sweep(path, "policy-wait-e2e")
+    assert [t.status for t in record.trials] == ["Completed", "Completed"]  # never stopped without a value
+    assert len(record.notes) == 2
+    assert all("cannot be applied yet" in n and "'loss'" in n for n in record.notes)
