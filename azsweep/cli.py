@@ -94,7 +94,7 @@ def _load_extensions() -> None:
     """Import the modules that register further commands (run, show, ...), when present."""
     import importlib
 
-    for module in ("azsweep.cli_local",):
+    for module in ("azsweep.cli_local", "azsweep.cli_submit", "azsweep.cli_plot"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -20,6 +20,10 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH_OR_VALUE",
                    help="replace an input (e.g. a remote dataset) with a local path or value")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary instead of tables")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted sweep --name NAME (start it when it does not exist yet)")
+    p.add_argument("--smoke", action="store_true", help="a short check run (2 trials, short timeouts) that fails when a "
+                   "trial crashes or never logs the primary metric")
 
     p = sub.add_parser("show", help="the trials of a local sweep, best first")
     p.add_argument("name", metavar="NAME")
@@ -53,50 +57,84 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 @cli.command("run")
 def _run(args: argparse.Namespace) -> int:
+    import signal
 
-    from azsweep.report import load_view, trials_table
     from azsweep.runner import SweepRunner, prepare, tracking_uri
     from azsweep.runner._tracking import Tracker
 
     err = cli.console(stderr=True)
+    if args.resume and not args.name:
+        print("azsweep: error: --resume needs --name NAME (the sweep to continue)", file=sys.stderr)
+        return cli.EXIT_USAGE
+    if args.smoke:  # --smoke (azsweep.smoke): 2 trials, 2 at once, unless given
+        from azsweep.smoke import SMOKE_CONCURRENT_TRIALS, SMOKE_TRIALS
+
+        args.max_total_trials = args.max_total_trials or SMOKE_TRIALS
+        args.max_concurrent_trials = args.max_concurrent_trials or SMOKE_CONCURRENT_TRIALS
     try:
         prepared = prepare(args.file, name=args.name, max_total_trials=args.max_total_trials,
-                           max_concurrent_trials=args.max_concurrent_trials, inputs=_parse_inputs(args.input))
+                           max_concurrent_trials=args.max_concurrent_trials, inputs=_parse_inputs(args.input),
+                           resume=args.resume)
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"{args.file}: {p}", file=sys.stderr)
         return cli.EXIT_FAILED
+    if args.smoke and not prepared.resume:  # short timeouts, recorded in definition.json
+        from azsweep.smoke import apply_smoke
+
+        apply_smoke(prepared)
     for note in prepared.notes:
         err.print(note, markup=False, highlight=False)
-    prepared.write_definition()
-    tracker = Tracker(tracking_uri())
+    tracker = Tracker(prepared.tracking_uri or tracking_uri())
+    if prepared.finished:
+        err.print(f"sweep {prepared.name} has already finished; nothing to resume", markup=False)
+        return _report(args, prepared.name, tracker, err)
+    if not prepared.resume:
+        prepared.write_definition()
     display = _Progress(err, prepared.spec.objective.primary_metric, quiet=args.json)
     runner = SweepRunner(prepared.spec, name=prepared.name, folder=prepared.folder, tracker=tracker,
                          max_concurrent=prepared.max_concurrent, input_overrides=prepared.input_overrides,
                          on_event=display.event)
-    import signal
-
-    previous = signal.signal(signal.SIGTERM, lambda *_: runner.cancel("terminated (SIGTERM)"))
+    previous = signal.signal(signal.SIGTERM, lambda *_: runner.cancel("terminated (SIGTERM)", resumable=True))
     try:
+        if prepared.resume:
+            runner.resume()
         record = runner.run()
     except KeyboardInterrupt:
         display.stop()
-        err.print(f"interrupted: running trials were stopped and recorded as canceled; see: azsweep show {prepared.name}")
+        err.print(f"interrupted: running trials were stopped and recorded as canceled; continue with: "
+                  f"azsweep run {args.file} --name {prepared.name} --resume", markup=False, highlight=False)
         return cli.EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
         display.stop()
-    view = load_view(prepared.name, tracker)
+    if record.status == "Canceled" and runner.resumable:
+        return cli.EXIT_INTERRUPTED
+    code = _report(args, prepared.name, tracker, err)
+    if args.smoke:
+        from azsweep.smoke import verdict
+
+        passed, lines = verdict(args.file, record, prepared.spec, tracker.metric_names)
+        for line in lines:
+            print(line, file=sys.stderr)
+        return cli.EXIT_OK if passed else cli.EXIT_FAILED
+    return code
+
+
+def _report(args: argparse.Namespace, name: str, tracker: Any, err: Any) -> int:
+    """The end of ``run``: the table (or JSON) and the exit code, from the recorded sweep."""
+    from azsweep.report import load_view, trials_table
+
+    view = load_view(name, tracker)
     if args.json:
         print(json.dumps(view.to_json(), default=str))
     else:
         cli.console().print(trials_table(view, limit=20))
         _print_footer(err, view, tracker.uri)
-    if record.best_trial is None:
-        err.print(f"error: {record.message}", markup=False, highlight=False)
+    if view.best_trial is None and not args.smoke:
+        err.print(f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
+                  markup=False, highlight=False)
         return cli.EXIT_FAILED
-    if record.status == "Canceled" and record.message.startswith("terminated"):
-        return cli.EXIT_INTERRUPTED
     return cli.EXIT_OK
 
 
@@ -115,13 +153,15 @@ def _print_footer(err: Any, view: Any, uri: str) -> None:
 @cli.command("show")
 def _show(args: argparse.Namespace) -> int:
 
-    from azsweep.report import load_view, trials_table
+    from azsweep.report import extras_lines, load_view, trials_table
 
     view = load_view(args.name)
     if args.json:
         print(json.dumps(view.to_json(), default=str))
         return cli.EXIT_OK
     cli.console().print(trials_table(view))
+    for line in extras_lines(view):  # the best command line (plain print: never wrapped) and per-parameter notes
+        print(line)
     _print_footer(cli.console(stderr=True), view, view.tracking_uri)
     return cli.EXIT_OK
 

@@ -50,13 +50,25 @@ class LocalJobOperations:
         with self._client._environment():
             if experiment_name is not None and hasattr(job, "experiment_name"):
                 job.experiment_name = experiment_name
-            prepared = prepare(job, name=name or getattr(job, "name", None), max_total_trials=max_total_trials,
-                               max_concurrent_trials=max_concurrent_trials, inputs=inputs)
+            name = name or getattr(job, "name", None)
+            existing = self._record(name) if name else None
+            if existing is not None and existing.get("status") == "Running" and _alive(existing.get("pid")):
+                return self.get(name)  # as with Azure: the job of that name, still running
+            prepared = prepare(job, name=name, max_total_trials=max_total_trials,
+                               max_concurrent_trials=max_concurrent_trials, inputs=inputs, resume=existing is not None)
             for note in prepared.notes:
                 print(note)
+            if prepared.finished:  # nothing to continue: the job of that name as it ended
+                return self.get(prepared.name)
+            started_before = (prepared.folder / "sweep.json").stat().st_mtime if existing is not None else None
             folder = launch_background(prepared)
         deadline = time.monotonic() + 60
-        while not (folder / "sweep.json").exists():  # the driver records the parent run before trials start
+
+        def driver_ready() -> bool:
+            path = folder / "sweep.json"
+            return path.exists() and (started_before is None or path.stat().st_mtime > started_before)
+
+        while not driver_ready():  # the driver records the parent run before trials start
             if time.monotonic() > deadline:
                 raise SweepFailed(f"the local sweep driver did not start; see {folder / 'driver.log'}")
             time.sleep(0.05)

@@ -7,19 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from _e2e import alive, run_sweep, write_sweep
 
 from azsweep.cli import main
-from azsweep.definition import require_spec
 from azsweep.report import load_view
-from azsweep.runner import SweepRunner, Tracker
+from azsweep.runner import Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -37,36 +33,6 @@ def isolated(store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("AZSWEEP_HOME", str(store))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
-
-
-def write_sweep(folder: Path, script: str, doc: dict[str, Any], script_name: str = "train.py") -> Path:
-    src = folder / "src"
-    src.mkdir(parents=True, exist_ok=True)
-    (src / script_name).write_text(textwrap.dedent(script))
-    base: dict[str, Any] = {
-        "type": "sweep", "trial": {"code": "src", "environment": "azureml:env@latest"},
-        "sampling_algorithm": {"type": "random", "seed": 7},
-        "objective": {"goal": "minimize", "primary_metric": "loss"},
-        "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
-        "experiment_name": f"exp-{folder.name}",
-    }
-    for key, value in doc.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    path = folder / "sweep.yml"
-    path.write_text(yaml.safe_dump(base, sort_keys=False))
-    return path
-
-
-def run_sweep(path: Path, name: str, **limits: Any) -> Any:
-    spec, _ = require_spec(path)
-    if limits:
-        spec = replace(spec, limits=replace(spec.limits, **limits))
-    home = Path(os.environ["AZSWEEP_HOME"])
-    runner = SweepRunner(spec, name=name, folder=home / "sweeps" / name)
-    return runner.run()
 
 
 ECHO_SCRIPT = """
@@ -176,18 +142,6 @@ def _hang_script(pid_file: Path) -> str:
     """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def test_trial_timeout_kills_hung_trials_with_their_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids.txt"
     path = write_sweep(tmp_path, _hang_script(pids), {
@@ -202,7 +156,7 @@ def test_trial_timeout_kills_hung_trials_with_their_children(tmp_path: Path) -> 
     assert all("trial_timeout" in t.reason for t in record.trials)
     assert record.best_score == 1.0  # canceled trials that logged the metric still count
     for line in pids.read_text().splitlines():
-        assert not any(_alive(int(p)) for p in line.split())
+        assert not any(alive(int(p)) for p in line.split())
     statuses = {Tracker().client.get_run(t.run_id).info.status for t in record.trials}
     assert statuses == {"KILLED"}
 
@@ -218,7 +172,7 @@ def test_sweep_timeout_cancels_the_sweep_and_its_trials(tmp_path: Path) -> None:
     assert record.status == "Canceled" and "timeout" in record.message
     assert len(record.trials) == 2 and all(t.status == "Canceled" for t in record.trials)
     for line in pids.read_text().splitlines():
-        assert not any(_alive(int(p)) for p in line.split())
+        assert not any(alive(int(p)) for p in line.split())
     view = load_view("sweep-timeout-e2e")
     assert view.status == "Canceled" and {t.status for t in view.trials} == {"Canceled"}
 
@@ -327,7 +281,7 @@ def test_ctrl_c_stops_every_trial_and_leaves_a_consistent_record(tmp_path: Path)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     for line in pids.read_text().splitlines():
-        assert not any(_alive(int(p)) for p in line.split())
+        assert not any(alive(int(p)) for p in line.split())
     view = load_view("ctrlc-e2e")
     assert view.status == "Canceled"
     assert [t.status for t in view.trials] == ["Canceled", "Canceled"]

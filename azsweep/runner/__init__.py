@@ -50,6 +50,17 @@ class PreparedSweep:
     notes: list[str]
     source_path: str | None = None  # the user's original YAML, when the sweep came from a file
     overrides: dict[str, Any] | None = None  # the local-only overrides asked for (limits, inputs)
+    resume: bool = False  # continue the recorded sweep of this name
+    tracking_uri: str | None = None  # the store a resumed sweep was recorded in
+
+    @property
+    def finished(self) -> bool:
+        """A resumed sweep that had already ended."""
+        from azsweep.runner._journal import Journal
+
+        events = Journal(self.folder / "journal.jsonl").read()
+        last = events[-1] if events else {}
+        return self.resume and last.get("event") == "sweep_ended" and not last.get("resumable")
 
     def write_definition(self) -> Path:
         """Keep what is needed to re-run or submit this sweep: ``definition.json`` in its folder."""
@@ -66,10 +77,16 @@ class PreparedSweep:
 
 
 def prepare(definition: Any, *, name: str | None = None, max_total_trials: int | None = None,
-            max_concurrent_trials: int | None = None, inputs: Mapping[str, str] | None = None) -> PreparedSweep:
-    """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides."""
+            max_concurrent_trials: int | None = None, inputs: Mapping[str, str] | None = None,
+            resume: bool = False) -> PreparedSweep:
+    """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
+
+    With ``resume`` and an existing sweep of that name, the recorded definition and overrides are used.
+    """
     from azsweep.definition import load_spec
 
+    if resume and name and (sweep_folder(name) / "definition.json").exists():
+        return _prepare_resume(definition, name)
     spec, d = load_spec(definition)
     if spec is None or d.props is None:
         raise DefinitionError(d.problems, d.source)
@@ -100,7 +117,8 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
     name = name or spec.name or new_name()
     folder = sweep_folder(name)
     if folder.exists():
-        raise AzsweepError(f"a local sweep named {name!r} already exists in {folder.parent}; choose another --name")
+        raise AzsweepError(f"a local sweep named {name!r} already exists in {folder.parent}; continue it with "
+                           f"--resume (azsweep run FILE --name {name} --resume) or choose another --name")
     from azsweep.runner._sweep import resolve_inputs
 
     resolve_inputs(spec, inputs or {}, folder / "inputs")  # input errors surface here, before anything starts
@@ -111,12 +129,29 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
                          source_path=str(d.path.resolve()) if d.path else None, overrides=overrides)
 
 
+def _prepare_resume(definition: Any, name: str) -> PreparedSweep:
+    from azsweep.definition import load_spec
+
+    prepared = load_prepared(sweep_folder(name))
+    prepared.resume = True
+    try:
+        _, d = load_spec(definition)
+        if d.props is not None and d.props != prepared.props:
+            prepared.notes.append(f"note: {d.source} differs from the definition sweep {name!r} started with; "
+                                  "resuming the recorded definition")
+    except Exception:  # the recorded definition is what counts
+        pass
+    return prepared
+
+
 def launch_background(prepared: PreparedSweep) -> Path:
     """Start the sweep in a detached driver process (it outlives the caller, like an Azure job)."""
     folder = prepared.folder
-    prepared.write_definition()
+    if not prepared.resume:
+        prepared.write_definition()
+    command = [sys.executable, "-m", "azsweep.runner.driver", str(folder)] + (["--resume"] if prepared.resume else [])
     with open(folder / "driver.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "azsweep.runner.driver", str(folder)], stdin=subprocess.DEVNULL,
+        subprocess.Popen(command, stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                          env={**os.environ, "AZSWEEP_HOME": str(azsweep_home())})
     return folder
@@ -130,4 +165,5 @@ def load_prepared(folder: Path) -> PreparedSweep:
                      max_concurrent_trials=data["max_concurrent"])
     return PreparedSweep(spec=replace(spec, limits=limits), props=data["props"], name=data["name"], folder=folder,
                          max_concurrent=data["max_concurrent"], input_overrides=data["input_overrides"], notes=[],
-                         source_path=data.get("source_path"), overrides=data.get("overrides"))
+                         source_path=data.get("source_path"), overrides=data.get("overrides"),
+                         tracking_uri=data.get("tracking_uri"))

@@ -40,6 +40,13 @@ class TrialProcess:
         self.pid = self.popen.pid
         self.kill_sent_at: float | None = None
 
+    @classmethod
+    def adopt(cls, pid: int) -> TrialProcess:
+        """A handle on a trial process group left running by a driver that died (not our child)."""
+        self = cls.__new__(cls)
+        self.pid, self.kill_sent_at, self.popen = pid, None, None  # type: ignore[assignment]
+        return self
+
     def poll(self) -> int | None:
         return self.popen.poll()
 
@@ -64,10 +71,19 @@ class TrialProcess:
         """
         self.terminate()
         deadline = time.monotonic() + grace
-        while self.popen.poll() is None and time.monotonic() < deadline:
+        while self._running() and time.monotonic() < deadline:
             time.sleep(0.02)
         self.kill()
-        return self.popen.wait()
+        return self.popen.wait() if self.popen is not None else -9
+
+    def _running(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        try:  # an adopted group: alive while any member is
+            os.killpg(self.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def reap_group(self) -> None:
         """After the trial exited by itself: end anything it left running in its group."""

@@ -20,6 +20,7 @@ from typing import Any
 from azsweep.errors import AzsweepError
 from azsweep.policies import make_policy
 from azsweep.runner._command import render_command, trial_environment
+from azsweep.runner._journal import Journal, leftover_groups, process_start_time, same_process_alive
 from azsweep.runner._process import TrialProcess, snapshot
 from azsweep.runner._tracking import Tracker
 from azsweep.samplers import Observation, make_sampler
@@ -51,6 +52,7 @@ class Trial:
     workdir: str = ""
     stopped_by: str | None = None  # the early-termination policy that stopped it
     stopped_at: int | None = None  # ... at this interval
+    attempt: int = 1  # > 1 when earlier attempts were interrupted by a crash of the driver
 
 
 @dataclass
@@ -77,6 +79,7 @@ class SweepRecord:
     best_score: float | None = None
     trials: list[Trial] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # run ids of attempts a crash interrupted
 
     def save(self, folder: Path) -> None:
         tmp = folder / "sweep.json.tmp"
@@ -103,6 +106,14 @@ def best_of(values: list[float], maximize: bool) -> float | None:
     if not clean:
         return None
     return max(clean) if maximize else min(clean)
+
+
+def trial_seed(sweep_seed: int, index: int) -> int:
+    """``AZSWEEP_TRIAL_SEED``: from the sweep seed and the trial index only, so a trial's seed does not
+    depend on how many trials ran at once, or on crashes and resumes."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([sweep_seed, index]).generate_state(1)[0])
 
 
 def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -178,7 +189,11 @@ class SweepRunner:
         self.processes: dict[int, TrialProcess] = {}
         self.deadlines: dict[int, float] = {}
         self.cancel_reason: str | None = None
+        self.resumable = False  # the cancel is an interruption: ``resume`` re-runs the trials it stopped
         self.record: SweepRecord | None = None
+        self.journal = Journal(folder / "journal.jsonl")
+        self.requeued: list[int] = []  # interrupted trials to run again, with the same configuration
+        self.elapsed_before = 0.0  # seconds the sweep ran before this session (resume)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -206,9 +221,128 @@ class SweepRunner:
             max_total_trials=self.spec.limits.max_total_trials, max_concurrent_trials=self.concurrency,
         )
         self.snapshot_dir = snapshot(self._code_dir(), self.folder / "snapshot")
+        self.journal.append("sweep_started", parent_run_id=parent, experiment_id=experiment_id,
+                            experiment_name=experiment_name, seed=self.sampler.seed, driver_pid=os.getpid(),
+                            driver_start=process_start_time(os.getpid()))
         self.record.save(self.folder)
         self.on_event("started", self.record, None)
         return self.record
+
+    def resume(self) -> SweepRecord:
+        """Continue an interrupted sweep from its journal.
+
+        Finished trials are kept. Trials that were running when the driver died are recorded as
+        interrupted (their processes ended, their MLflow runs closed as KILLED, nothing deleted) and
+        run again with the same configuration; sampling continues where it stopped.
+        """
+        events = self.journal.read()
+        started = next((e for e in events if e["event"] == "sweep_started"), None)
+        if started is None:  # died before the parent run was recorded: start afresh
+            return self.start()
+        for e in events:
+            if e["event"] in ("sweep_started", "resumed") and same_process_alive(e.get("driver_pid"), e.get("driver_start")):
+                raise AzsweepError(f"sweep {self.name!r} is still running (driver pid {e['driver_pid']}); "
+                                   "cancel it first or wait for it")
+        self.elapsed_before = _elapsed(events)
+        self.sampler.seed = int(started["seed"])
+        self.snapshot_dir = self.folder / "snapshot"  # the code as it was when the sweep started
+        old = SweepRecord.load(self.folder) if (self.folder / "sweep.json").exists() else None
+        self.record = SweepRecord(
+            name=self.name, status="Running", experiment_name=started["experiment_name"],
+            experiment_id=started["experiment_id"], parent_run_id=started["parent_run_id"], tracking_uri=self.tracker.uri,
+            primary_metric=self.spec.objective.primary_metric, goal=self.spec.objective.goal,
+            algorithm=self.spec.algorithm.kind, seed=None if self.spec.algorithm.kind == "grid" else self.sampler.seed,
+            max_total_trials=self.spec.limits.max_total_trials, max_concurrent_trials=self.concurrency,
+            started=old.started if old else float(started["time"]), notes=list(old.notes) if old else [],
+            interrupted=list(old.interrupted) if old else [],
+        )
+        leftovers = [TrialProcess.adopt(pgid) for pgid in leftover_groups(f"AZSWEEP_SWEEP_NAME={self.name}")]
+        for process in leftovers:  # what the dead driver's trials left running
+            process.terminate()
+        for process in leftovers:
+            process.stop(KILL_GRACE_SECONDS)
+        trials: dict[int, dict[str, Any]] = {}
+        for e in events:
+            if e["event"] == "trial_proposed":
+                trials[e["index"]] = {"params": e["params"], "attempt": e.get("attempt", 1)}
+            elif e["event"] in ("trial_run", "trial_started", "trial_ended") and e["index"] in trials:
+                trials[e["index"]].update({k: v for k, v in e.items() if k not in ("event", "time")})
+                if e["event"] == "trial_ended":
+                    trials[e["index"]]["ended"] = True
+            elif e["event"] == "trial_interrupted" and e["index"] in trials:
+                trials[e["index"]].pop("run_id", None)
+        for index in sorted(trials):
+            t = trials[index]
+            trial = Trial(index=index, name=f"{self.name}_{index}", params=t["params"], run_id=t.get("run_id", ""),
+                          attempt=t.get("attempt", 1), workdir=str(self.folder / "trials" / f"{self.name}_{index}"))
+            self.record.trials.append(trial)
+            if t.get("ended") and not t.get("interrupted"):
+                self._adopt_end(trial, t)
+                continue
+            if t.get("ended"):  # stopped by an interruption: its run is closed already; run it again
+                self.tracker.set_tags(trial.run_id, {"azsweep.status": "Interrupted"})
+                self.record.interrupted.append(trial.run_id)
+                self.journal.append("trial_interrupted", index=index, run_id=trial.run_id, attempt=trial.attempt)
+                trial.status, trial.run_id = "Queued", ""
+                self.requeued.append(index)
+                continue
+            adopted = self._adopt_from_store(trial) if trial.run_id else False
+            if not adopted:
+                self._interrupt(trial)
+        self._close_unrecorded_runs()
+        self.tracker.set_running(self.record.parent_run_id)
+        self.journal.append("resumed", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()),
+                            requeued=self.requeued)
+        self._update_best()
+        self.record.save(self.folder)
+        self.on_event("started", self.record, None)
+        return self.record
+
+    def _adopt_end(self, trial: Trial, t: Mapping[str, Any]) -> None:
+        trial.status, trial.exit_code, trial.reason = t["status"], t.get("exit_code"), t.get("reason", "")
+        trial.score, trial.intervals = t.get("score"), t.get("intervals", 0)
+        trial.stopped_by, trial.stopped_at, trial.ended = t.get("stopped_by"), t.get("stopped_at"), t.get("time")
+        values = self.tracker.metric_values(trial.run_id, self.spec.objective.primary_metric)
+        self.curves[trial.index] = values[:trial.stopped_at] if trial.stopped_at else values
+
+    def _adopt_from_store(self, trial: Trial) -> bool:
+        """The driver died after MLflow recorded the trial's end but before the journal did: keep that end."""
+        run = self.tracker.client.get_run(trial.run_id)
+        status = run.data.tags.get("azsweep.status")
+        if status not in ("Completed", "Failed", "Canceled") or run.info.status == "RUNNING":
+            return False
+        stopped_at = run.data.tags.get("azsweep.stopped_at_interval")
+        trial.status, trial.reason = status, run.data.tags.get("azsweep.reason", "")
+        trial.stopped_by, trial.stopped_at = run.data.tags.get("azsweep.stopped_by"), int(stopped_at) if stopped_at else None
+        self._update_score(trial)
+        self.journal.append("trial_ended", index=trial.index, status=trial.status, score=trial.score,
+                            intervals=trial.intervals, reason=trial.reason, stopped_by=trial.stopped_by,
+                            stopped_at=trial.stopped_at, adopted=True)
+        return True
+
+    def _close_unrecorded_runs(self) -> None:
+        """Child runs created just before a crash, before the journal recorded them: close them as interrupted."""
+        assert self.record is not None
+        kept = {t.run_id for t in self.record.trials if t.run_id}
+        for run in self.tracker.children(self.record.experiment_id, self.record.parent_run_id):
+            if run.info.run_id in kept or run.data.tags.get("azsweep.status") == "Interrupted":
+                continue
+            index = int(run.data.tags.get("azsweep.trial", -1))
+            self.tracker.finish(run.info.run_id, "canceled", {"azsweep.status": "Interrupted",
+                                                              "azsweep.reason": "interrupted: the sweep driver stopped"})
+            self.record.interrupted.append(run.info.run_id)
+            self.journal.append("trial_interrupted", index=index, run_id=run.info.run_id, unrecorded=True)
+
+    def _interrupt(self, trial: Trial) -> None:
+        """End what is left of an attempt the crash interrupted, record it, and queue the trial again."""
+        if trial.run_id:
+            self.tracker.finish(trial.run_id, "canceled", {"azsweep.status": "Interrupted",
+                                                           "azsweep.reason": "interrupted: the sweep driver stopped"})
+            assert self.record is not None
+            self.record.interrupted.append(trial.run_id)
+        self.journal.append("trial_interrupted", index=trial.index, run_id=trial.run_id, attempt=trial.attempt)
+        trial.status, trial.run_id, trial.score = "Queued", "", None
+        self.requeued.append(trial.index)
 
     def _code_dir(self) -> Path | None:
         code = self.spec.trial.code
@@ -217,14 +351,19 @@ class SweepRunner:
         path = Path(code[len("file://"):] if code.startswith("file://") else code)
         return path if path.is_absolute() else self.spec.base_dir / path
 
-    def cancel(self, reason: str = "canceled by the user") -> None:
-        """Ask the loop to stop every trial and end the sweep (safe from a signal handler)."""
-        self.cancel_reason = self.cancel_reason or reason
+    def cancel(self, reason: str = "canceled by the user", *, resumable: bool = False) -> None:
+        """Ask the loop to stop every trial and end the sweep (safe from a signal handler).
+
+        ``resumable``: an interruption (Ctrl-C, SIGTERM of ``azsweep run``) rather than a cancel; the
+        trials it stops are re-run by ``resume``.
+        """
+        if self.cancel_reason is None:
+            self.cancel_reason, self.resumable = reason, resumable
 
     def run(self) -> SweepRecord:
         """Run to the end; on KeyboardInterrupt stop every trial, record, and re-raise."""
         record = self.record or self.start()
-        started = time.monotonic()
+        started = time.monotonic() - self.elapsed_before
         timeout = self.spec.limits.timeout
         next_metric_poll = 0.0
         metric_poll = POLICY_POLL_SECONDS if self.policy else METRIC_POLL_SECONDS
@@ -248,8 +387,9 @@ class SweepRunner:
                     break
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
-            self._stop_all("interrupted (Ctrl-C)")
-            self._finish("Canceled", "interrupted (Ctrl-C)")
+            self.cancel_reason, self.resumable = "interrupted (Ctrl-C)", True
+            self._stop_all(self.cancel_reason)
+            self._finish("Canceled", self.cancel_reason)
             raise
         if self.cancel_reason is not None:
             self._finish("Canceled", self.cancel_reason)
@@ -266,6 +406,11 @@ class SweepRunner:
     def _launch(self) -> int:
         assert self.record is not None
         launched = 0
+        while self.requeued and len(self.processes) < self.concurrency:
+            index = self.requeued.pop(0)
+            trial = self.record.trials[index]
+            self._start_trial(index, trial.params, attempt=trial.attempt + 1)
+            launched += 1
         while len(self.processes) < self.concurrency and len(self.record.trials) < self.spec.limits.max_total_trials:
             history = self._history()
             if self.sampler.is_exhausted(history):
@@ -277,11 +422,18 @@ class SweepRunner:
             launched += 1
         return launched
 
-    def _start_trial(self, index: int, params: dict[str, Any]) -> None:
+    def _start_trial(self, index: int, params: dict[str, Any], attempt: int = 1) -> None:
         assert self.record is not None
         name = f"{self.name}_{index}"
-        run_id = self.tracker.start_child(self.record.experiment_id, self.record.parent_run_id, self.name, index, params)
+        self.journal.append("trial_proposed", index=index, params=params, attempt=attempt)
+        run_id = self.tracker.start_child(self.record.experiment_id, self.record.parent_run_id, self.name, index, params,
+                                          attempt=attempt)
+        self.journal.append("trial_run", index=index, run_id=run_id)
         workdir = self.folder / "trials" / name
+        if attempt > 1 and workdir.exists():
+            import shutil
+
+            shutil.rmtree(workdir / "code", ignore_errors=True)  # a fresh copy of the snapshot for the new attempt
         cwd = snapshot(self.snapshot_dir, workdir / "code")
         outputs = {k: workdir / "outputs" / k for k in self.spec.outputs}
         for path in outputs.values():
@@ -292,13 +444,19 @@ class SweepRunner:
         env.update({
             "MLFLOW_TRACKING_URI": self.tracker.uri, "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
             "MLFLOW_RUN_ID": run_id, "AZUREML_RUN_ID": name, "AZSWEEP_SWEEP_NAME": self.name,
-            "AZSWEEP_TRIAL_INDEX": str(index), "PYTHONUNBUFFERED": "1",
+            "AZSWEEP_TRIAL_INDEX": str(index), "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
+            "PYTHONUNBUFFERED": "1",
         })
         env.pop("MLFLOW_EXPERIMENT_NAME", None)
-        trial = Trial(index=index, name=name, params=params, run_id=run_id, workdir=str(workdir))
+        trial = Trial(index=index, name=name, params=params, run_id=run_id, workdir=str(workdir), attempt=attempt)
         (workdir / "command.sh").write_text(command + "\n")
-        self.record.trials.append(trial)
-        self.processes[index] = TrialProcess(command, cwd=cwd, env=env, log_path=workdir / "user_logs" / "std_log.txt")
+        if index < len(self.record.trials):
+            self.record.trials[index] = trial
+        else:
+            self.record.trials.append(trial)
+        process = TrialProcess(command, cwd=cwd, env=env, log_path=workdir / "user_logs" / "std_log.txt")
+        self.processes[index] = process
+        self.journal.append("trial_started", index=index, pid=process.pid, process_start=process_start_time(process.pid))
         if self.spec.limits.trial_timeout is not None:
             self.deadlines[index] = time.monotonic() + self.spec.limits.trial_timeout
         self.record.save(self.folder)
@@ -347,6 +505,10 @@ class SweepRunner:
             tags["azsweep.note"] = note
             trial.reason = f"{reason}; {note}" if reason else note
         self.tracker.finish(trial.run_id, status.lower(), tags)
+        self.journal.append("trial_ended", index=index, status=status, exit_code=code, score=trial.score,
+                            intervals=trial.intervals, reason=trial.reason, stopped_by=trial.stopped_by,
+                            stopped_at=trial.stopped_at,
+                            interrupted=status == "Canceled" and self.resumable and reason == self.cancel_reason)
         self._update_best()
         self.record.save(self.folder)
         self.on_event("trial_ended", self.record, trial)
@@ -434,8 +596,23 @@ class SweepRunner:
             tags["azsweep.best_trial"] = best.name
         self.tracker.finish(record.parent_run_id, {"Completed": "completed", "Failed": "failed"}.get(status, "canceled"),
                             tags)
+        self.journal.append("sweep_ended", status=status, message=message, resumable=self.resumable)
         record.save(self.folder)
         self.on_event("finished", record, None)
+
+
+def _elapsed(events: list[dict[str, Any]]) -> float:
+    """Seconds the sweep ran in earlier sessions: from each (re)start to the last event of that session."""
+    total, session_start, last = 0.0, None, None
+    for e in events:
+        if e["event"] in ("sweep_started", "resumed"):
+            if session_start is not None and last is not None:
+                total += last - session_start
+            session_start = e["time"]
+        last = e["time"]
+    if session_start is not None and last is not None:
+        total += last - session_start
+    return total
 
 
 def _params(values: Mapping[str, Any]) -> list[Any]:

@@ -81,11 +81,13 @@ class Tracker:
         return run.info.run_id
 
     def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
-                    params: Mapping[str, Any]) -> str:
+                    params: Mapping[str, Any], attempt: int = 1) -> str:
         from mlflow.entities import Param
 
-        run = _retry(self.client.create_run, experiment_id, run_name=f"{sweep_name}_{index}",
-                     tags={"mlflow.parentRunId": parent_id, SWEEP_TAG: sweep_name, TRIAL_TAG: str(index)})
+        tags = {"mlflow.parentRunId": parent_id, SWEEP_TAG: sweep_name, TRIAL_TAG: str(index)}
+        if attempt > 1:
+            tags["azsweep.attempt"] = str(attempt)
+        run = _retry(self.client.create_run, experiment_id, run_name=f"{sweep_name}_{index}", tags=tags)
         flat = {k: format_value(v) for k, v in params.items()}
         _retry(self.client.log_batch, run.info.run_id, params=[Param(k, v[:6000]) for k, v in flat.items()])
         return run.info.run_id
@@ -94,6 +96,16 @@ class Tracker:
         for key, value in (tags or {}).items():
             _retry(self.client.set_tag, run_id, key, value)
         _retry(self.client.set_terminated, run_id, STATUS[state])
+
+    def children(self, experiment_id: str, parent_id: str) -> list[Any]:
+        """Every child run of ``parent_id``."""
+        return _retry(self.client.search_runs, [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                      max_results=50000)
+
+    def set_running(self, run_id: str) -> None:
+        """Reopen a run (a resumed sweep's parent)."""
+        _retry(self.client.update_run, run_id, status="RUNNING")
+        self.set_tags(run_id, {"azsweep.status": "Running"})
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():

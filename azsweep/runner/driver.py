@@ -12,7 +12,7 @@ from azsweep.runner._sweep import SweepRunner
 from azsweep.runner._tracking import Tracker
 
 
-def main(folder: str) -> int:
+def main(folder: str, resume: bool = False) -> int:
     path = Path(folder)
     data = json.loads((path / "definition.json").read_text())
     prepared = load_prepared(path)
@@ -20,13 +20,15 @@ def main(folder: str) -> int:
                          max_concurrent=prepared.max_concurrent, input_overrides=prepared.input_overrides)
     signal.signal(signal.SIGTERM, lambda *_: runner.cancel("canceled by jobs.cancel()"))
     signal.signal(signal.SIGINT, lambda *_: runner.cancel("interrupted"))
+    if resume:
+        runner.resume()
     record = runner.run()
     return 0 if record.status == "Completed" else 1
 
 
-def _run(folder: str) -> int:
+def _run(folder: str, resume: bool = False) -> int:
     try:
-        return main(folder)
+        return main(folder, resume)
     except Exception as exc:  # leave a record the caller can read instead of a silent death
         path = Path(folder) / "sweep.json"
         if not path.exists():
@@ -35,4 +37,4 @@ def _run(folder: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_run(sys.argv[1]))
+    sys.exit(_run(sys.argv[1], "--resume" in sys.argv[2:]))

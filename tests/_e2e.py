@@ -1,0 +1,73 @@
+"""Helpers for end-to-end tests: sweeps written to a tmp folder and run through the real runner."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from azsweep.definition import require_spec
+from azsweep.runner import SweepRunner
+
+
+def write_sweep(folder: Path, script: str, doc: dict[str, Any], script_name: str = "train.py") -> Path:
+    """A sweep YAML in ``folder`` with ``script`` as ``src/train.py``; ``doc`` overrides the base fields."""
+    src = folder / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / script_name).write_text(textwrap.dedent(script))
+    base: dict[str, Any] = {
+        "type": "sweep", "trial": {"code": "src", "environment": "azureml:env@latest"},
+        "sampling_algorithm": {"type": "random", "seed": 7},
+        "objective": {"goal": "minimize", "primary_metric": "loss"},
+        "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
+        "experiment_name": f"exp-{folder.name}",
+    }
+    for key, value in doc.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    path = folder / "sweep.yml"
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    return path
+
+
+def run_sweep(path: Path, name: str, **limits: Any) -> Any:
+    """Run the sweep in-process with ``SweepRunner`` (limits replaced as given); returns its record."""
+    spec, _ = require_spec(path)
+    if limits:
+        spec = replace(spec, limits=replace(spec.limits, **limits))
+    home = Path(os.environ["AZSWEEP_HOME"])
+    return SweepRunner(spec, name=name, folder=home / "sweeps" / name).run()
+
+
+def alive(pid: int) -> bool:
+    """A live (not zombie) process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def sweep_processes(name: str) -> list[int]:
+    """Live processes started for the local sweep ``name`` (their environment names it)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if f"AZSWEEP_SWEEP_NAME={name}".encode() + b"\0" in f.read() + b"\0" and alive(int(entry.name)):
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
