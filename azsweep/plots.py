@@ -506,8 +506,7 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
     if after:
         handles.append(Line2D([], [], ls=":", color="#555555", label="logged after the stop, before the process ended"))
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=len(handles), frameon=False,
-                  fontsize=9)
+        fig.legend(handles=handles, loc="outside lower left", ncol=len(handles), frameon=False, fontsize=9)
     if any(s is not None for s in scores):
         _colour_bar(fig, ax, cmap, norm, extend, f"trial's {_metric_label(view)}")
     _save(fig, path)
