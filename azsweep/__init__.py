@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from azsweep.api import load_job, sample, validate
-from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem
+from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem, SubmitError
 
 __version__ = "0.1.0"
 __all__ = [
     "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "command", "load_job",
-    "optimize", "replay", "sample", "sweep", "validate",
+    "optimize", "replay", "sample", "submit", "SubmitError", "sweep", "validate",
 ]
 
 
@@ -30,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from azsweep.policy_replay import replay
 
         return replay
+    if name == "submit":
+        from azsweep.azure_bridge import submit
+
+        return submit
     if name == "sweep":
         import importlib
 

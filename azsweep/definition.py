@@ -50,7 +50,15 @@ def rest_body(job: Any) -> dict[str, Any]:
     """The JSON body azure-ai-ml builds for ``job`` (a ``SweepJob``), without sending it."""
     from azure.ai.ml._restclient.arm_ml_service._utils.model_base import SdkJSONEncoder
 
-    return json.loads(json.dumps(job._to_rest_object(), cls=SdkJSONEncoder, exclude_readonly=True))
+    class Encoder(SdkJSONEncoder):
+        def default(self, o: Any) -> Any:
+            try:
+                return super().default(o)
+            except TypeError:  # an inline environment stays an object until create_or_update registers it
+                image = getattr(o, "image", None)
+                return f"inline {type(o).__name__}" + (f" (image {image})" if image else "")
+
+    return json.loads(json.dumps(job._to_rest_object(), cls=Encoder, exclude_readonly=True))
 
 
 def read_definition(definition: Any) -> Definition:

@@ -45,3 +45,7 @@ class DefinitionError(AzsweepError):
 
 class SweepFailed(AzsweepError):
     """A local sweep ended without a usable result."""
+
+
+class SubmitError(AzsweepError):
+    """Submitting to Azure ML failed (workspace, sign-in, network or service); the message says what to fix."""

@@ -90,7 +90,7 @@ def main() -> None:
     runners["optuna MedianPruner (default)"] = lambda d: run_optuna("median", d)
     runners["optuna SuccessiveHalving (default)"] = lambda d: run_optuna("sha", d)
     print(f"{args.sets} sets x {args.trials} trials x {args.intervals} intervals per family, minimize, one trial at a time")
-    print(f"| family | policy | intervals saved (mean) | best trial survived |")
+    print("| family | policy | intervals saved (mean) | best trial survived |")
     print("|---|---|---|---|")
     for family in ("parallel", "noisy", "crossing"):
         for name, run in runners.items():

@@ -1,0 +1,153 @@
+"""``azsweep run --smoke``: a short run that fails when a trial crashes or never logs the primary metric."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+from azsweep.cli import main
+from azsweep.runner import Tracker, Trial
+from azsweep.smoke import SMOKE_TRIAL_TIMEOUT, smoke_limits, smoke_problems, verdict
+from azsweep.spec import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "samples" / "quickstart" / "sweep.yml"
+
+
+# --- the limits and the verdict (pure) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("limits", "trial_timeout", "timeout"), [
+    (Limits(2, 2), SMOKE_TRIAL_TIMEOUT, SMOKE_TRIAL_TIMEOUT + 60),  # no limits of its own: 300 s, one wave + 60 s
+    (Limits(2, 2, timeout=600, trial_timeout=120), 120, 180),  # a shorter trial_timeout of its own is kept
+    (Limits(2, 2, timeout=100, trial_timeout=120), 120, 100),  # ... and a shorter sweep timeout
+    (Limits(2, 1, trial_timeout=3600), SMOKE_TRIAL_TIMEOUT, 2 * SMOKE_TRIAL_TIMEOUT + 60),  # two waves
+])
+def test_smoke_limits_are_short_and_bounded(limits: Limits, trial_timeout: float, timeout: float):
+    short = smoke_limits(limits)
+    assert (short.trial_timeout, short.timeout) == (trial_timeout, timeout)
+    assert (short.max_total_trials, short.max_concurrent_trials) == (limits.max_total_trials, limits.max_concurrent_trials)
+
+
+def _trial(tmp_path: Path, index: int, status: str, score: float | None = None, exit_code: int | None = 0,
+           reason: str = "", log: str | None = None) -> Trial:
+    workdir = tmp_path / f"t{index}"
+    if log is not None:
+        (workdir / "user_logs").mkdir(parents=True)
+        (workdir / "user_logs" / "std_log.txt").write_text(log)
+    return Trial(index=index, name=f"s_{index}", params={}, run_id=f"run{index}", status=status, score=score,
+                 exit_code=exit_code, reason=reason, workdir=str(workdir))
+
+
+def test_each_problem_is_one_line_naming_the_crash_or_the_metric(tmp_path: Path):
+    trials = [
+        _trial(tmp_path, 0, "Completed", score=0.3),
+        _trial(tmp_path, 1, "Failed", exit_code=1, log="epoch 1\nTraceback (most recent call last):\n  ...\n"
+                                                         "ValueError: could not convert string to float: 'x'\n"),
+        _trial(tmp_path, 2, "Completed", score=None),
+        _trial(tmp_path, 3, "Canceled", score=None, exit_code=-15, reason="trial_timeout of 300 s reached"),
+        _trial(tmp_path, 4, "Canceled", score=0.5, exit_code=-15, reason="trial_timeout of 300 s reached"),
+        _trial(tmp_path, 5, "Failed", score=0.4, exit_code=-9),
+    ]
+    record = SimpleNamespace(trials=trials, message="", status="Completed")
+    logged = {"run2": ["loss", "acc"], "run3": []}
+    problems = smoke_problems(record, "val_loss", lambda run_id: logged.get(run_id, []), trial_timeout=300)
+    assert len(problems) == 4 and all("\n" not in p for p in problems)
+    assert problems[0].startswith("smoke: trial s_1 crashed (exit code 1) before logging 'val_loss': "
+                                  "ValueError: could not convert string to float: 'x'; log: ")
+    assert problems[1].startswith("smoke: trial s_2 never logged the primary metric 'val_loss' (it logged: loss, acc)")
+    assert "N/A" in problems[1]
+    assert problems[2].startswith("smoke: trial s_3 never logged the primary metric 'val_loss' within the smoke "
+                                  "trial_timeout of 300 s (it logged: no metrics)")
+    assert problems[3].startswith("smoke: trial s_5 crashed (killed by signal SIGKILL)")  # it logged, but crashed
+
+
+def test_verdict_passes_when_every_trial_logged_the_metric(tmp_path: Path):
+    record = SimpleNamespace(trials=[_trial(tmp_path, 0, "Completed", 0.25), _trial(tmp_path, 1, "Canceled", 0.5)],
+                             message="", status="Completed", best_score=0.25)
+    spec = SimpleNamespace(objective=SimpleNamespace(primary_metric="val_loss"), limits=Limits(2, 2, trial_timeout=300))
+    passed, lines = verdict("sweep.yml", record, spec, lambda run_id: ["val_loss"])
+    assert passed and lines == ["sweep.yml: smoke: ok: 2 trial(s) ran the command and logged 'val_loss' (best 0.25)"]
+
+
+# --- end to end: real trial processes -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("azsweep_home")
+    Tracker(f"sqlite:///{home / 'mlflow.db'}").experiment_id("warmup")
+    return home
+
+
+@pytest.fixture
+def isolated(store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("AZSWEEP_HOME", str(store))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    return store
+
+
+def write_sweep(folder: Path, script: str, primary_metric: str = "val_loss") -> Path:
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "train.py").write_text(textwrap.dedent(script))
+    path = folder / "sweep.yml"
+    path.write_text(yaml.safe_dump({
+        "type": "sweep", "experiment_name": f"smoke-{folder.name}",
+        "trial": {"code": "src", "command": "python train.py --lr ${{search_space.lr}}", "environment": "azureml:env@latest"},
+        "compute": "azureml:cpu-cluster", "sampling_algorithm": {"type": "random", "seed": 1},
+        "search_space": {"lr": {"type": "uniform", "min_value": 0.01, "max_value": 0.9}},
+        "objective": {"goal": "minimize", "primary_metric": primary_metric},
+        "early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 1},
+        "limits": {"max_total_trials": 20, "max_concurrent_trials": 4, "timeout": 3600},
+    }, sort_keys=False))
+    return path
+
+
+@pytest.mark.slow
+def test_smoke_passes_on_the_quickstart(isolated: Path, capsys: Any):
+    assert main(["run", "--smoke", str(QUICKSTART), "--name", "smoke_quickstart"]) == 0
+    err = capsys.readouterr().err
+    assert "smoke run: 2 trial(s), 2 at once, trial_timeout 120 s, timeout 180 s, early_termination (" in err
+    assert f"{QUICKSTART}: smoke: ok: 2 trial(s) ran the command and logged 'val_loss'" in err
+    record = json.loads((isolated / "sweeps" / "smoke_quickstart" / "sweep.json").read_text())
+    assert [t["status"] for t in record["trials"]] == ["Completed", "Completed"]  # no early termination in a smoke run
+    overrides = json.loads((isolated / "sweeps" / "smoke_quickstart" / "definition.json").read_text())["overrides"]
+    assert overrides == {"max_total_trials": 2, "max_concurrent_trials": 2, "smoke": True, "trial_timeout": 120.0,
+                         "timeout": 180.0}
+
+
+@pytest.mark.slow
+def test_smoke_fails_naming_the_crash(isolated: Path, tmp_path: Path, capsys: Any):
+    path = write_sweep(tmp_path / "crash", """
+        import sys
+        lr = float(sys.argv[2])
+        print("loading data", flush=True)
+        raise RuntimeError(f"CUDA not available (lr={lr})")
+    """)
+    assert main(["run", "--smoke", str(path)]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert "crashed (exit code 1) before logging 'val_loss': RuntimeError: CUDA not available" in line
+        assert line.rstrip().endswith("user_logs/std_log.txt")
+
+
+@pytest.mark.slow
+def test_smoke_fails_naming_the_metric_that_was_never_logged(isolated: Path, tmp_path: Path, capsys: Any):
+    path = write_sweep(tmp_path / "metric", """
+        import sys, mlflow
+        lr = float(sys.argv[2])
+        for step in range(3):
+            mlflow.log_metric("validation_loss", lr / (step + 1), step=step)
+    """)
+    assert main(["run", "--smoke", str(path), "--max-total-trials", "1"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
+    assert len(lines) == 1
+    assert "never logged the primary metric 'val_loss' (it logged: validation_loss)" in lines[0]
