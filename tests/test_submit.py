@@ -26,14 +26,14 @@ from azure.ai.ml import sweep as azure_sweep
 from azure.ai.ml.constants._common import GitProperties
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-from azure.core.pipeline.transport import HttpResponse, HttpTransport
+from azure.core.pipeline.transport import HttpTransport
 
 import azsweep
 from azsweep import azure_bridge as bridge
 from azsweep import sweep as our_sweep
 from azsweep.cli import main
 from azsweep.definition import load_spec
-from azsweep.dry_run import dry_run
+from azsweep.dry_run import _Response, dry_run  # the offline HTTP response the dry run answers with
 from azsweep.errors import DefinitionError, SubmitError
 from azsweep.local_definition import from_local
 from azsweep.spec import build_spec
@@ -70,32 +70,6 @@ class RaisingCredential(FakeCredential):
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
         raise ClientAuthenticationError(self.MESSAGE)
-
-
-class _Response(HttpResponse):
-    def __init__(self, request: Any, status: int, payload: Any) -> None:
-        super().__init__(request, None)
-        self.status_code = status
-        self.reason = "OK" if status < 400 else "Error"
-        self.headers = {"Content-Type": "application/json"}
-        self.content_type = "application/json"
-        self._body = json.dumps(payload).encode()
-
-    def body(self) -> bytes:
-        return self._body
-
-    def text(self, encoding: str | None = None) -> str:
-        return self._body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self._body)
-
-    @property
-    def content(self) -> bytes:
-        return self._body
-
-    def read(self) -> bytes:
-        return self._body
 
 
 class Recorder(HttpTransport):
