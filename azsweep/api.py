@@ -63,7 +63,7 @@ def algorithm_from(sampling_algorithm: Any, seed: int | None = None) -> Algorith
     if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
         raise InvalidValue("seed", f"must be an integer >= 0 (got {seed!r})")
     if kind != "random":
-        return Algorithm(kind=kind, seed=seed)  # keep the seed: Bayesian's first proposals are seeded random ones
+        return Algorithm(kind=kind, seed=seed)  # keep the seed: Bayesian's first proposals are a seeded Sobol design
     rule = (rule or "random").lower()
     if rule not in ("random", "sobol"):
         raise InvalidValue("sampling_algorithm.rule", f"must be random or sobol (got {rule!r})")
@@ -89,6 +89,5 @@ def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any =
     _algorithm_rules(space.params, algorithm.kind, out)
     if out.failed:
         raise DefinitionError(out.problems)
-    if algorithm.kind == "bayesian":
-        algorithm = Algorithm(kind="random", seed=algorithm.seed)  # with no results, the first proposals are random
+    # Bayesian: with no results, the proposals are its space-filling (Sobol) design.
     return make_sampler(algorithm, space).ask([], n) if n else []

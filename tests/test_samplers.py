@@ -127,11 +127,11 @@ def test_the_algorithm_object_carries_the_seed():
     assert by_object == azsweep.sample(space, 10, seed=8)
 
 
-def test_bayesian_starts_from_seeded_random_proposals():
+def test_bayesian_starts_from_its_seeded_sobol_design():
     space = {"x": sweep.Uniform(0, 1), "y": sweep.Choice([1, 2, 3]), "z": sweep.QUniform(0, 10, 1)}
     first = azsweep.sample(space, 5, sampling_algorithm="bayesian", seed=3)
     assert first == azsweep.sample(space, 5, sampling_algorithm=sweep.BayesianSamplingAlgorithm(), seed=3)
-    assert first == azsweep.sample(space, 5, seed=3)
+    assert first == azsweep.sample(space, 5, sampling_algorithm="sobol", seed=3)
 
 
 def test_azure_ai_ml_distributions_sample_the_same_as_azsweep_ones():

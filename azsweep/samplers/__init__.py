@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from azsweep.errors import AzsweepError
 from azsweep.samplers._base import Observation, Sampler, fresh_seed
+from azsweep.samplers._bayesian import BayesianSampler, SamplerNote
 from azsweep.samplers._grid import GridSampler
 from azsweep.samplers._random import RandomSampler
 from azsweep.samplers._sobol import SobolSampler
 from azsweep.space import SearchSpace
 from azsweep.spec import Algorithm
 
-__all__ = ["GridSampler", "Observation", "RandomSampler", "Sampler", "SobolSampler", "fresh_seed", "make_sampler"]
+__all__ = [
+    "BayesianSampler", "GridSampler", "Observation", "RandomSampler", "Sampler", "SamplerNote", "SobolSampler", "fresh_seed",
+    "make_sampler",
+]
 
 
 def make_sampler(algorithm: Algorithm, space: SearchSpace, *, maximize: bool = False) -> Sampler:
@@ -21,4 +25,6 @@ def make_sampler(algorithm: Algorithm, space: SearchSpace, *, maximize: bool = F
         return SobolSampler(space, algorithm.seed)
     if algorithm.kind == "grid":
         return GridSampler(space, algorithm.seed)
+    if algorithm.kind == "bayesian":
+        return BayesianSampler(space, algorithm.seed, maximize=maximize)
     raise AzsweepError(f"sampling_algorithm: {algorithm.kind} sampling is not available locally yet")
