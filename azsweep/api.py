@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azsweep.errors import DefinitionError, InvalidValue, Problem
-from azsweep.samplers import make_sampler
+from azsweep.samplers import Sampler, make_sampler
 from azsweep.space import SearchSpace, from_wire, parse_log_base
 from azsweep.spec import Algorithm, _algorithm_rules, _Collector
 
@@ -83,11 +83,17 @@ def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any =
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise InvalidValue("n", f"must be an integer >= 0 (got {n!r})")
+    # Bayesian: with no results, the proposals are its space-filling (Sobol) design.
+    return checked_sampler(search_space, sampling_algorithm, seed).ask([], n) if n else []
+
+
+def checked_sampler(search_space: Mapping[str, Any], sampling_algorithm: Any, seed: int | None, *,
+                    maximize: bool = False) -> Sampler:
+    """The sampler for a search space and an algorithm, after the algorithm's rules (grid: only choice, ...)."""
     algorithm = algorithm_from(sampling_algorithm, seed)
     space = search_space_from(search_space, log_base=algorithm.log_base)
     out = _Collector()
     _algorithm_rules(space.params, algorithm.kind, out)
     if out.failed:
         raise DefinitionError(out.problems)
-    # Bayesian: with no results, the proposals are its space-filling (Sobol) design.
-    return make_sampler(algorithm, space).ask([], n) if n else []
+    return make_sampler(algorithm, space, maximize=maximize)

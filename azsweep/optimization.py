@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from azsweep.api import algorithm_from, search_space_from
-from azsweep.errors import DefinitionError, InvalidValue, SweepFailed
-from azsweep.samplers import Observation, make_sampler
-from azsweep.spec import MAX_TRIALS, _algorithm_rules, _Collector
+from azsweep.api import checked_sampler
+from azsweep.errors import InvalidValue, SweepFailed
+from azsweep.samplers import Observation
+from azsweep.spec import MAX_TRIALS
 
 __all__ = ["OptimizeResult", "TrialResult", "optimize"]
 
@@ -93,13 +93,7 @@ def optimize(
             and 1 <= max_total_trials <= MAX_TRIALS):
         raise InvalidValue("max_total_trials", f"must be an integer between 1 and {MAX_TRIALS} (got {max_total_trials!r})")
 
-    algorithm = algorithm_from(sampling_algorithm, seed)
-    space = search_space_from(search_space, log_base=algorithm.log_base)
-    rules = _Collector()
-    _algorithm_rules(space.params, algorithm.kind, rules)
-    if rules.failed:
-        raise DefinitionError(rules.problems)
-    sampler = make_sampler(algorithm, space, maximize=maximize)
+    sampler = checked_sampler(search_space, sampling_algorithm, seed, maximize=maximize)
 
     history: list[Observation] = []
     trials: list[TrialResult] = []

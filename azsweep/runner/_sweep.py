@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -415,7 +416,14 @@ class SweepRunner:
             history = self._history()
             if self.sampler.is_exhausted(history):
                 break
-            proposals = self.sampler.ask(history, 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the sampler's notes (fallbacks) are reported below, once each
+                proposals = self.sampler.ask(history, 1)
+            for note in getattr(self.sampler, "notes", []):
+                line = f"sampler: {note}"
+                if line not in self.record.notes:
+                    self.record.notes.append(line)
+                    self.on_event("note", self.record, None)
             if not proposals:
                 break
             self._start_trial(len(self.record.trials), proposals[0])
