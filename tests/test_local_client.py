@@ -85,3 +85,34 @@ def test_stream_raises_when_no_trial_logged_the_metric(client: LocalClient, tmp_
     with pytest.raises(SweepFailed, match="primary metric 'loss'.*val_loss"):
         client.jobs.stream(returned.name)
     assert os.path.exists(client.home / "sweeps" / returned.name / "sweep.json")
+
+
+def test_create_or_update_with_the_name_of_an_interrupted_sweep_resumes_it(client: LocalClient) -> None:
+    import json
+    import signal
+
+    job = node(wait=1.5, total=4)
+    job.name = "resume-me"
+    client.jobs.create_or_update(job)
+    record_path = client.home / "sweeps" / "resume-me" / "sweep.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = json.loads(record_path.read_text())
+        if any(t["status"] == "Completed" for t in record["trials"]):
+            break
+        time.sleep(0.1)
+    os.kill(record["pid"], signal.SIGKILL)  # the driver dies mid-sweep
+    time.sleep(0.5)
+    again = node(wait=1.5, total=4)
+    again.name = "resume-me"
+    resumed = client.jobs.create_or_update(again)
+    assert resumed.name == "resume-me"
+    client.jobs.stream("resume-me")
+    trials = list(client.jobs.list(parent_job_name="resume-me"))
+    assert sorted(t.name for t in trials) == [f"resume-me_{i}" for i in range(4)]
+    assert {t.status for t in trials} == {"Completed"}
+    assert client.jobs.get("resume-me").status == "Completed"
+    # asked again once finished: the job as it ended, nothing re-run
+    finished = node(wait=0.0)
+    finished.name = "resume-me"
+    assert client.jobs.create_or_update(finished).status == "Completed"
