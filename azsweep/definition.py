@@ -118,9 +118,54 @@ def _read_yaml(path: Path) -> Definition:
         d.job = load_job(source=path)
     except Exception as exc:  # azure-ai-ml raises several unrelated types; each is translated
         _add_unreported(d, translate_sdk_error(exc))
+        # Our own rules still run on the fields azure-ai-ml did not complain about, so one pass over the
+        # file shows every problem (e.g. an undefined ${{search_space.x}} next to a goal typo).
+        _, ours = build_spec(_yaml_to_props(raw))
+        _add_unreported(d, [p for p in ours if p.severity == "error"])
         return d
     _to_props(d)
     return d
+
+
+_CAMEL = {
+    "sampling_algorithm": {"type": "samplingAlgorithmType", "seed": "seed", "rule": "rule", "logbase": "logbase"},
+    "objective": {"goal": "goal", "primary_metric": "primaryMetric"},
+    "limits": {"max_total_trials": "maxTotalTrials", "max_concurrent_trials": "maxConcurrentTrials",
+               "timeout": "timeout", "trial_timeout": "trialTimeout"},
+    "early_termination": {"type": "policyType", "evaluation_interval": "evaluationInterval",
+                          "delay_evaluation": "delayEvaluation", "slack_factor": "slackFactor",
+                          "slack_amount": "slackAmount", "truncation_percentage": "truncationPercentage"},
+    "trial": {"command": "command", "code": "codeId", "environment": "environmentId",
+              "environment_variables": "environmentVariables"},
+}
+_PROPS = {"sampling_algorithm": "samplingAlgorithm", "objective": "objective", "limits": "limits",
+          "early_termination": "earlyTermination", "trial": "trial"}
+
+
+def _yaml_to_props(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The REST-shaped fields of a YAML sweep that azure-ai-ml refused, for our own rules only."""
+    props: dict[str, Any] = {}
+    for key, rest_key in _PROPS.items():
+        value = raw.get(key)
+        if isinstance(value, str) and key == "sampling_algorithm":
+            value = {"type": value}
+        if isinstance(value, Mapping):
+            props[rest_key] = {_CAMEL[key][k]: v for k, v in value.items() if k in _CAMEL[key]}
+    space = raw.get("search_space")
+    if isinstance(space, Mapping):
+        props["searchSpace"] = {}
+        for name, item in space.items():
+            try:
+                props["searchSpace"][name] = yaml_to_wire(f"search_space.{name}", item)
+            except InvalidValue:
+                props["searchSpace"][name] = ["choice", [[0]]]  # reported already; a placeholder keeps the name
+    inputs = raw.get("inputs") if isinstance(raw.get("inputs"), Mapping) else {}
+    props["inputs"] = {k: ({"jobInputType": str(v.get("type", "uri_folder")), "uri": v.get("path")}
+                           if isinstance(v, Mapping) else {"jobInputType": "literal", "value": v})
+                       for k, v in inputs.items()}
+    outputs = raw.get("outputs") if isinstance(raw.get("outputs"), Mapping) else {}
+    props["outputs"] = {k: {"jobOutputType": str((v or {}).get("type", "uri_folder"))} for k, v in outputs.items()}
+    return props
 
 
 def _precheck_search_space(raw: Any) -> list[Problem]:

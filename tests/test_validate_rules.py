@@ -494,3 +494,19 @@ def test_every_problem_in_a_file_is_reported(sweep_yaml):
                        "early_termination": {"type": "bandit", "evaluation_interval": 1}})
     paths = {p.path for p in azsweep.validate(path) if p.severity == "error"}
     assert paths == {LR, "limits.max_total_trials", "early_termination"}
+
+
+def test_a_schema_error_does_not_hide_the_other_problems_of_the_file(sweep_yaml):
+    # azure-ai-ml's load_job stops at the goal typo; our own rules still report the rest in the same pass
+    path = sweep_yaml({
+        "objective.goal": "maximise",
+        "trial.command": "python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} --x ${{search_space.typo}}",
+        "early_termination": {"type": "bandit", "evaluation_interval": 1},
+        "limits.max_total_trials": 5000,
+    })
+    errors = {p.path: p.message for p in azsweep.validate(path) if p.severity == "error"}
+    assert "maximise" in errors["objective.goal"]
+    assert "'typo'" in errors["trial.command"]
+    assert "neither is set" in errors["early_termination"]
+    assert "(got 5000)" in errors["limits.max_total_trials"]
+    assert len(errors) == 4  # each once, not twice (schema and ours)
