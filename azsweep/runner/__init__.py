@@ -121,7 +121,9 @@ def prepare(definition: Any, *, name: str | None = None, max_total_trials: int |
                            f"--resume (azsweep run FILE --name {name} --resume) or choose another --name")
     from azsweep.runner._sweep import resolve_inputs
 
-    resolve_inputs(spec, inputs or {}, folder / "inputs")  # input errors surface here, before anything starts
+    # local paths given with --input are kept absolute, so the sweep can be resumed or submitted from anywhere
+    inputs = {k: str(Path(v).resolve()) if v and Path(v).exists() else v for k, v in (inputs or {}).items()}
+    resolve_inputs(spec, inputs, folder / "inputs")  # input errors surface here, before anything starts
     overrides = {k: v for k, v in (("max_total_trials", max_total_trials), ("max_concurrent_trials", max_concurrent_trials),
                                    ("inputs", dict(inputs or {}) or None)) if v is not None}
     return PreparedSweep(spec=spec, props=props, name=name, folder=folder, max_concurrent=concurrent,
