@@ -131,6 +131,7 @@ def _sample(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from azsweep.definition import require_spec
+    from azsweep.runner._command import format_value
     from azsweep.samplers import make_sampler
 
     if args.n < 0:
@@ -167,15 +168,6 @@ def console(stderr: bool = False) -> Any:
 
     c = Console(stderr=stderr)
     return c if c.is_terminal else Console(stderr=stderr, width=140)
-
-
-def format_value(value: Any) -> str:
-    """A sampled value as a trial's command line receives it."""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m azsweep.cli``: use the registered module

@@ -177,19 +177,10 @@ class LocalJobOperations:
 
 
 def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
+    """The driver process lives (a zombie, exited but not yet reaped, does not)."""
+    from azsweep.runner._journal import process_start_time
+
+    return isinstance(pid, int) and process_start_time(pid) is not None
 
 
 class LocalClient:

@@ -13,7 +13,7 @@ from typing import Any
 
 from azsweep.errors import AzsweepError
 from azsweep.runner._tracking import SWEEP_TAG, TRIAL_TAG, Tracker, azsweep_home
-from azsweep.spec import LEGACY_REFERENCE, REFERENCE
+from azsweep.spec import LEGACY_REFERENCE, REFERENCE, best_value
 
 _STATUS = {"FINISHED": "Completed", "FAILED": "Failed", "KILLED": "Canceled", "RUNNING": "Running", "SCHEDULED": "Queued"}
 
@@ -108,8 +108,7 @@ def load_view(name: str, tracker: Tracker | None = None) -> SweepView:
             interrupted += 1
             continue
         values = tracker.metric_values(run.info.run_id, metric) if metric else []
-        clean = [v for v in values if not math.isnan(v)]
-        score = (max(clean) if goal == "maximize" else min(clean)) if clean else None
+        score = best_value(values, goal == "maximize")
         ctags = run.data.tags
         status = _STATUS.get(run.info.status, run.info.status.title())
         reason = "; ".join(x for x in (ctags.get("azsweep.reason", ""), ctags.get("azsweep.note", "")) if x)

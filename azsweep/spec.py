@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,14 @@ class Objective:
     @property
     def maximize(self) -> bool:
         return self.goal == "maximize"
+
+
+def best_value(values: Sequence[float], maximize: bool) -> float | None:
+    """A trial's score: its best value of the primary metric (max or min, not the last); NaN is ignored."""
+    clean = [v for v in values if not math.isnan(v)]
+    if not clean:
+        return None
+    return max(clean) if maximize else min(clean)
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,34 @@ def sweep_processes(name: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def cli_sweep_in_own_store(tmp_path_factory: Any, prefix: str, script: str, doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """Run a sweep through ``azsweep run`` into a store of its own (for module-scoped fixtures).
+
+    Returns ``home`` (AZSWEEP_HOME), ``work`` (the folder with ``sweep.yml`` and ``src/train.py``) and ``env``.
+    """
+    import pytest
+
+    from azsweep.cli import main
+
+    home = tmp_path_factory.mktemp(f"{prefix}_home")
+    work = tmp_path_factory.mktemp(f"{prefix}_work")
+    env = {"AZSWEEP_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    (work / "src").mkdir()
+    (work / "src" / "train.py").write_text(textwrap.dedent(script))
+    (work / "sweep.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.chdir(work)
+        assert main(["run", "sweep.yml", "--name", name, "--json"]) == 0
+    return {"home": home, "work": work, "env": env}
+
+
+def use_store(sweep: dict[str, Any], monkeypatch: Any, cwd: Path) -> dict[str, Any]:
+    """Point this test at a sweep's store (from ``cli_sweep_in_own_store``), working in ``cwd``."""
+    for key, value in sweep["env"].items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(cwd)
+    return sweep

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import struct
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from _e2e import cli_sweep_in_own_store, use_store
 
 from azsweep.cli import main
 from azsweep.plots import (
@@ -67,12 +66,7 @@ def assert_sensible_png(path: Path) -> None:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One real sweep through ``azsweep run``, into a store of its own."""
-    home = tmp_path_factory.mktemp("plots_home")
-    work = tmp_path_factory.mktemp("plots_work")
-    env = {"AZSWEEP_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    (work / "src").mkdir()
-    (work / "src" / "train.py").write_text(textwrap.dedent(SCRIPT))
-    (work / "sweep.yml").write_text(yaml.safe_dump({
+    return cli_sweep_in_own_store(tmp_path_factory, "plots", SCRIPT, {
         "type": "sweep",
         "trial": {"code": "src", "command": "python train.py ${{search_space.x}} ${{search_space.lr}} ${{search_space.opt}}",
                   "environment": "azureml:env@latest"},
@@ -84,21 +78,12 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "early_termination": {"type": "bandit", "slack_factor": 0.2, "evaluation_interval": 1, "delay_evaluation": 5},
         "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
         "experiment_name": "plots-e2e",
-    }, sort_keys=False))
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.chdir(work)
-        assert main(["run", "sweep.yml", "--name", NAME, "--json"]) == 0
-    return {"home": home, "work": work, "env": env}
+    }, NAME)
 
 
 @pytest.fixture
 def in_store(sweep: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
-    for key, value in sweep["env"].items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return sweep
+    return use_store(sweep, monkeypatch, tmp_path)
 
 
 @pytest.mark.slow

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from _e2e import cli_sweep_in_own_store, use_store
 
 from azsweep.cli import main
 from azsweep.report import (
@@ -39,12 +38,8 @@ COMMAND = ("python train.py --x ${{search_space.x}} --opt ${{search_space.opt}} 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("show_home")
-    work = tmp_path_factory.mktemp("show_work")
-    env = {"AZSWEEP_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    (work / "src").mkdir()
-    (work / "src" / "train.py").write_text(textwrap.dedent(SCRIPT))
-    (work / "sweep.yml").write_text(yaml.safe_dump({
+    """One real sweep through ``azsweep run``, into a store of its own."""
+    return cli_sweep_in_own_store(tmp_path_factory, "show", SCRIPT, {
         "type": "sweep",
         "trial": {"code": "src", "command": COMMAND, "environment": "azureml:env@latest"},
         "inputs": {"bs": 32, "tag": "a b; c"},
@@ -55,21 +50,12 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "objective": {"goal": "minimize", "primary_metric": "loss"},
         "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
         "experiment_name": "show-extras",
-    }, sort_keys=False))
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.chdir(work)
-        assert main(["run", "sweep.yml", "--name", NAME, "--json"]) == 0
-    return {"home": home, "env": env}
+    }, NAME)
 
 
 @pytest.fixture
 def in_store(sweep: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
-    for key, value in sweep["env"].items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return sweep
+    return use_store(sweep, monkeypatch, tmp_path)
 
 
 @pytest.mark.slow

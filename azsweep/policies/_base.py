@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from azsweep.spec import Policy
+from azsweep.spec import Policy, best_value
 
 Curve = Sequence[float]  # a trial's primary-metric values in logging order: interval k is curve[k - 1]
 
@@ -43,10 +42,7 @@ class EarlyTermination(ABC):
 
     def best(self, curve: Curve, k: int) -> float | None:
         """The best value in the first k values (NaN ignored)."""
-        values = [v for v in curve[:k] if not math.isnan(v)]
-        if not values:
-            return None
-        return max(values) if self.maximize else min(values)
+        return best_value(curve[:k], self.maximize)
 
     def worse(self, a: float, b: float) -> bool:
         """a is strictly worse than b."""

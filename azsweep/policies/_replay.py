@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from azsweep.policies._base import EarlyTermination
+from azsweep.spec import best_value
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,10 @@ class ReplayResult:
         return self.saved_intervals / self.total_intervals if self.total_intervals else 0.0
 
 
-def _best(values: Sequence[float], maximize: bool) -> float | None:
-    clean = [v for v in values if not math.isnan(v)]
-    if not clean:
-        return None
-    return max(clean) if maximize else min(clean)
-
-
 def _leader(trials: Sequence[tuple[RecordedTrial, Sequence[float]]], maximize: bool) -> tuple[str | None, float | None]:
     best_name, best_score = None, None
     for trial, values in trials:  # in index order: ties keep the earlier trial
-        score = _best(values, maximize)
+        score = best_value(values, maximize)
         if score is not None and (best_score is None or (score > best_score if maximize else score < best_score)):
             best_name, best_score = trial.name, score
     return best_name, best_score

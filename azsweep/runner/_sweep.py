@@ -7,7 +7,6 @@ sweep's folder (what ``LocalClient`` polls), each time they happen.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import time
@@ -26,6 +25,7 @@ from azsweep.runner._process import TrialProcess, snapshot
 from azsweep.runner._tracking import Tracker
 from azsweep.samplers import Observation, make_sampler
 from azsweep.spec import SweepSpec
+from azsweep.spec import best_value as best_of
 
 POLL_SECONDS = 0.1
 METRIC_POLL_SECONDS = 1.0
@@ -99,14 +99,6 @@ def better(a: float, b: float | None, maximize: bool) -> bool:
     if b is None:
         return True
     return a > b if maximize else a < b
-
-
-def best_of(values: list[float], maximize: bool) -> float | None:
-    """A trial's score: its best value of the primary metric (not the last). NaN is ignored."""
-    clean = [v for v in values if not math.isnan(v)]
-    if not clean:
-        return None
-    return max(clean) if maximize else min(clean)
 
 
 def trial_seed(sweep_seed: int, index: int) -> int:
