@@ -8,7 +8,7 @@ from typing import Any
 from azsweep.errors import DefinitionError, InvalidValue, Problem
 from azsweep.samplers import Sampler, make_sampler
 from azsweep.space import SearchSpace, from_wire, parse_log_base
-from azsweep.spec import Algorithm, _algorithm_rules, _Collector
+from azsweep.spec import Algorithm, check_algorithm_rules, distribution_wire, has_errors, python_algorithm
 
 
 def validate(definition: Any) -> list[Problem]:
@@ -41,33 +41,17 @@ def search_space_from(search_space: Mapping[str, Any], *, log_base: Any = None) 
     base = parse_log_base(log_base)
     params = {}
     for name, dist in search_space.items():
-        wire = dist._to_rest_object() if hasattr(dist, "_to_rest_object") else dist
-        params[name] = from_wire(f"search_space.{name}", wire, log_base=base)
+        params[name] = from_wire(f"search_space.{name}", distribution_wire(dist), log_base=base)
     return SearchSpace(params)
 
 
 def algorithm_from(sampling_algorithm: Any, seed: int | None = None) -> Algorithm:
-    """An ``Algorithm`` from a string (random, sobol, grid, bayesian) or an azure-ai-ml algorithm object."""
-    kind, rule, log_base = None, None, None
-    if isinstance(sampling_algorithm, str):
-        kind = sampling_algorithm.lower()
-        if kind == "sobol":
-            kind, rule = "random", "sobol"
-    else:
-        kind = str(getattr(sampling_algorithm, "type", "") or "").lower()
-        rule = getattr(sampling_algorithm, "rule", None)
-        seed = getattr(sampling_algorithm, "seed", None) if seed is None else seed
-        log_base = getattr(sampling_algorithm, "logbase", None)
-    if kind not in ("random", "grid", "bayesian"):
-        raise InvalidValue("sampling_algorithm", f"must be random, sobol, grid or bayesian (got {sampling_algorithm!r})")
-    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-        raise InvalidValue("seed", f"must be an integer >= 0 (got {seed!r})")
-    if kind != "random":
-        return Algorithm(kind=kind, seed=seed)  # keep the seed: Bayesian's first proposals are a seeded Sobol design
-    rule = (rule or "random").lower()
-    if rule not in ("random", "sobol"):
-        raise InvalidValue("sampling_algorithm.rule", f"must be random or sobol (got {rule!r})")
-    return Algorithm(kind="sobol" if rule == "sobol" else "random", seed=seed, log_base=parse_log_base(log_base))
+    """An ``Algorithm`` from a string (random, sobol, grid, bayesian) or an azure-ai-ml algorithm object.
+
+    The argument is turned into the REST form and checked by the same rule as a YAML file's
+    ``sampling_algorithm`` (``azsweep.spec.check_algorithm``); errors name ``sampling_algorithm`` or ``seed``.
+    """
+    return python_algorithm(sampling_algorithm, seed)
 
 
 def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any = "random",
@@ -92,8 +76,7 @@ def checked_sampler(search_space: Mapping[str, Any], sampling_algorithm: Any, se
     """The sampler for a search space and an algorithm, after the algorithm's rules (grid: only choice, ...)."""
     algorithm = algorithm_from(sampling_algorithm, seed)
     space = search_space_from(search_space, log_base=algorithm.log_base)
-    out = _Collector()
-    _algorithm_rules(space.params, algorithm.kind, out)
-    if out.failed:
-        raise DefinitionError(out.problems)
+    problems = check_algorithm_rules(space.params, algorithm.kind)
+    if has_errors(problems):
+        raise DefinitionError(problems)
     return make_sampler(algorithm, space, maximize=maximize)

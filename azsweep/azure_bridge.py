@@ -237,7 +237,7 @@ def rebuild_job(props: Mapping[str, Any], base_dir: str | Path) -> Any:
     from azure.ai.ml._restclient.arm_ml_service.models import JobBase
     from azure.ai.ml.entities import Job
 
-    job = Job._from_rest_object(JobBase({"properties": copy.deepcopy(dict(props))}))
+    job: Any = Job._from_rest_object(JobBase({"properties": copy.deepcopy(dict(props))}))
     job._base_path = str(base_dir)  # local code and inputs resolve against the definition's folder, as for its YAML
     if "environmentVariables" not in (props.get("trial") or {}):  # else the round trip adds an empty one
         job.trial.environment_variables = None
@@ -275,7 +275,10 @@ def submit(job: Any, *, ml_client: Any = None, force: bool = False,
     if ml_client is not None and any(workspace.values()):
         raise TypeError("submit(): give ml_client or workspace details, not both")
     submission = load_submission(job, params_override=params_override, force=force)
-    client = ml_client if ml_client is not None else build_client(resolve_workspace(**workspace), credential)
+    if ml_client is None:
+        ml_client = build_client(resolve_workspace(workspace.get("subscription_id"), workspace.get("resource_group_name"),
+                                                   workspace.get("workspace_name")), credential)
+    client = ml_client
     return send(submission, client)
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from azsweep.errors import AzsweepError
+from azsweep.errors import ArgumentError, AzsweepError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -81,13 +81,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AzsweepError as exc:
         if args.debug:
             raise
-        print(f"azsweep: error: {exc}", file=sys.stderr)
+        message = flag_message(exc) if isinstance(exc, ArgumentError) else str(exc)
+        print(f"azsweep: error: {message}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # the last line of defence: one line unless --debug
         if args.debug:
             raise
         print(f"azsweep: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILED
+
+
+def flag_message(exc: ArgumentError) -> str:
+    """A library error about a Python argument, told in this command line's flags."""
+    if exc.argument == "inputs":
+        return exc.render(arg=f"--input {exc.key}", give=f"--input {exc.key}=PATH")
+    if exc.argument == "name":
+        return exc.render(arg="--name", give="--resume")
+    flag = "--" + exc.argument.replace("_", "-")
+    return exc.render(arg=flag, give=flag)
 
 
 def _load_extensions() -> None:
@@ -131,7 +142,7 @@ def _sample(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from azsweep.definition import require_spec
-    from azsweep.runner._command import format_value
+    from azsweep.runner.command import format_value
     from azsweep.samplers import make_sampler
 
     if args.n < 0:

@@ -57,80 +57,60 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 @cli.command("run")
 def _run(args: argparse.Namespace) -> int:
-    import signal
-
-    from azsweep.runner import SweepRunner, prepare, tracking_uri
-    from azsweep.runner._tracking import Tracker
+    from azsweep.runner import Settings, prepare, run_prepared
 
     err = cli.console(stderr=True)
     if args.resume and not args.name:
         print("azsweep: error: --resume needs --name NAME (the sweep to continue)", file=sys.stderr)
         return cli.EXIT_USAGE
-    if args.smoke:  # --smoke (azsweep.smoke): 2 trials, 2 at once, unless given
-        from azsweep.smoke import SMOKE_CONCURRENT_TRIALS, SMOKE_TRIALS
-
-        args.max_total_trials = args.max_total_trials or SMOKE_TRIALS
-        args.max_concurrent_trials = args.max_concurrent_trials or SMOKE_CONCURRENT_TRIALS
+    settings = Settings.resolve()
     try:
-        prepared = prepare(args.file, name=args.name, max_total_trials=args.max_total_trials,
+        prepared = prepare(args.file, settings=settings, name=args.name, max_total_trials=args.max_total_trials,
                            max_concurrent_trials=args.max_concurrent_trials, inputs=_parse_inputs(args.input),
-                           resume=args.resume)
+                           resume=args.resume, smoke=args.smoke)
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"{args.file}: {p}", file=sys.stderr)
         return cli.EXIT_FAILED
-    if args.smoke and not prepared.resume:  # short timeouts, recorded in definition.json
-        from azsweep.smoke import apply_smoke
-
-        apply_smoke(prepared)
     for note in prepared.notes:
         err.print(note, markup=False, highlight=False)
-    tracker = Tracker(prepared.tracking_uri or tracking_uri())
     if prepared.finished:
         err.print(f"sweep {prepared.name} has already finished; nothing to resume", markup=False)
-        return _report(args, prepared.name, tracker, err)
-    if not prepared.resume:
-        prepared.write_definition()
+        return _report(args, prepared.name, settings, prepared.tracking_uri, err)
     display = _Progress(err, prepared.spec.objective.primary_metric, quiet=args.json)
-    runner = SweepRunner(prepared.spec, name=prepared.name, folder=prepared.folder, tracker=tracker,
-                         max_concurrent=prepared.max_concurrent, input_overrides=prepared.input_overrides,
-                         on_event=display.event)
-    previous = signal.signal(signal.SIGTERM, lambda *_: runner.cancel("terminated (SIGTERM)", resumable=True))
     try:
-        if prepared.resume:
-            runner.resume()
-        record = runner.run()
+        record, runner = run_prepared(prepared, on_event=display.event)
     except KeyboardInterrupt:
         display.stop()
         err.print(f"interrupted: running trials were stopped and recorded as canceled; continue with: "
                   f"azsweep run {args.file} --name {prepared.name} --resume", markup=False, highlight=False)
         return cli.EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
         display.stop()
     if record.status == "Canceled" and runner.resumable:
         return cli.EXIT_INTERRUPTED
-    code = _report(args, prepared.name, tracker, err)
+    code = _report(args, prepared.name, settings, prepared.tracking_uri, err)
     if args.smoke:
-        from azsweep.smoke import verdict
+        from azsweep.runner.smoke import verdict
 
-        passed, lines = verdict(args.file, record, prepared.spec, tracker.metric_names)
+        passed, lines = verdict(args.file, record, prepared.spec, runner.tracker.metric_names)
         for line in lines:
             print(line, file=sys.stderr)
         return cli.EXIT_OK if passed else cli.EXIT_FAILED
     return code
 
 
-def _report(args: argparse.Namespace, name: str, tracker: Any, err: Any) -> int:
+def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: Any) -> int:
     """The end of ``run``: the table (or JSON) and the exit code, from the recorded sweep."""
     from azsweep.report import load_view, trials_table
+    from azsweep.runner import Tracker
 
-    view = load_view(name, tracker)
+    view = load_view(name, Tracker.for_settings(settings, uri), settings=settings)
     if args.json:
         print(json.dumps(view.to_json(), default=str))
     else:
         cli.console().print(trials_table(view, limit=20))
-        _print_footer(err, view, tracker.uri)
+        _print_footer(err, view, uri)
     if view.best_trial is None and not args.smoke:
         err.print(f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
                   markup=False, highlight=False)

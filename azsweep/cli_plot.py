@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from azsweep import cli
+from azsweep.runner.layout import Settings
 
 ARTIFACT_PATH = "plots"
 
@@ -30,29 +31,27 @@ class PlotResult:
     error: str = ""  # why logging them failed
 
 
-def default_out(name: str) -> Path:
+def default_out(name: str, settings: Settings | None = None) -> Path:
     """``$AZSWEEP_HOME/sweeps/NAME/plots`` when the sweep's folder exists, else ``./azsweep-plots/NAME``."""
-    from azsweep.runner._tracking import azsweep_home
-
-    folder = azsweep_home() / "sweeps" / name
-    return folder / "plots" if folder.is_dir() else Path("azsweep-plots").resolve() / name
+    folder = (settings or Settings.resolve()).folder(name)
+    return folder.plots if folder.exists() else Path("azsweep-plots").resolve() / name
 
 
 def plot_sweep(name: str, out: Path | str | None = None, *, log_artifacts: bool = True) -> PlotResult:
     """Write the charts and the page for the recorded sweep ``name`` and log them to its parent run."""
     from azsweep.plots import render_report
     from azsweep.report import load_view, metric_curves
-    from azsweep.runner._tracking import Tracker
+    from azsweep.runner import Tracker
 
-    tracker = Tracker()
-    view = load_view(name, tracker)
-    charts, page = render_report(view, metric_curves(view, tracker), Path(out) if out else default_out(name))
+    settings = Settings.resolve()
+    tracker = Tracker.for_settings(settings)
+    view = load_view(name, tracker, settings=settings)
+    charts, page = render_report(view, metric_curves(view, tracker), Path(out) if out else default_out(name, settings))
     paths = [c.path for c in charts] + [page]
     if not log_artifacts:
         return PlotResult(paths, logged=False)
     try:
-        for path in paths:
-            tracker.client.log_artifact(view.parent_run_id, str(path), artifact_path=ARTIFACT_PATH)
+        tracker.log_artifacts(view.parent_run_id, paths, ARTIFACT_PATH)
     except Exception as exc:  # the files are what matter; the artifact copy is a convenience
         return PlotResult(paths, logged=False, error=f"{type(exc).__name__}: {exc}")
     return PlotResult(paths, logged=True)

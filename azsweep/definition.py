@@ -19,15 +19,8 @@ from typing import Any
 import yaml
 
 from azsweep.errors import DefinitionError, InvalidValue, Problem
-from azsweep.space import DISTRIBUTION_TYPES, from_wire
-from azsweep.spec import KEY_NAME, SweepSpec, build_spec
-
-_WIRE_ARGS = {
-    "choice": ("values",), "randint": ("upper",), "uniform": ("min_value", "max_value"),
-    "loguniform": ("min_value", "max_value"), "quniform": ("min_value", "max_value", "q"),
-    "qloguniform": ("min_value", "max_value", "q"), "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"),
-    "qnormal": ("mu", "sigma", "q"), "qlognormal": ("mu", "sigma", "q"),
-}
+from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, from_wire
+from azsweep.spec import FIELDS, SweepSpec, build_spec, check_key_name, parse_duration, rest_name, section_to_rest
 
 
 @dataclass
@@ -127,44 +120,33 @@ def _read_yaml(path: Path) -> Definition:
     return d
 
 
-_CAMEL = {
-    "sampling_algorithm": {"type": "samplingAlgorithmType", "seed": "seed", "rule": "rule", "logbase": "logbase"},
-    "objective": {"goal": "goal", "primary_metric": "primaryMetric"},
-    "limits": {"max_total_trials": "maxTotalTrials", "max_concurrent_trials": "maxConcurrentTrials",
-               "timeout": "timeout", "trial_timeout": "trialTimeout"},
-    "early_termination": {"type": "policyType", "evaluation_interval": "evaluationInterval",
-                          "delay_evaluation": "delayEvaluation", "slack_factor": "slackFactor",
-                          "slack_amount": "slackAmount", "truncation_percentage": "truncationPercentage"},
-    "trial": {"command": "command", "code": "codeId", "environment": "environmentId",
-              "environment_variables": "environmentVariables"},
-}
-_PROPS = {"sampling_algorithm": "samplingAlgorithm", "objective": "objective", "limits": "limits",
-          "early_termination": "earlyTermination", "trial": "trial"}
-
-
 def _yaml_to_props(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The REST-shaped fields of a YAML sweep that azure-ai-ml refused, for our own rules only."""
     props: dict[str, Any] = {}
-    for key, rest_key in _PROPS.items():
+    for key in FIELDS:
         value = raw.get(key)
         if isinstance(value, str) and key == "sampling_algorithm":
             value = {"type": value}
         if isinstance(value, Mapping):
-            props[rest_key] = {_CAMEL[key][k]: v for k, v in value.items() if k in _CAMEL[key]}
+            props[rest_name(key)] = section_to_rest(key, value)
     space = raw.get("search_space")
     if isinstance(space, Mapping):
-        props["searchSpace"] = {}
+        wire_space: dict[str, Any] = {}
         for name, item in space.items():
             try:
-                props["searchSpace"][name] = yaml_to_wire(f"search_space.{name}", item)
+                wire_space[name] = yaml_to_wire(f"search_space.{name}", item)
             except InvalidValue:
-                props["searchSpace"][name] = ["choice", [[0]]]  # reported already; a placeholder keeps the name
-    inputs = raw.get("inputs") if isinstance(raw.get("inputs"), Mapping) else {}
-    props["inputs"] = {k: ({"jobInputType": str(v.get("type", "uri_folder")), "uri": v.get("path")}
-                           if isinstance(v, Mapping) else {"jobInputType": "literal", "value": v})
-                       for k, v in inputs.items()}
-    outputs = raw.get("outputs") if isinstance(raw.get("outputs"), Mapping) else {}
-    props["outputs"] = {k: {"jobOutputType": str((v or {}).get("type", "uri_folder"))} for k, v in outputs.items()}
+                wire_space[name] = ["choice", [[0]]]  # reported already; a placeholder keeps the name
+        props[rest_name("search_space")] = wire_space
+    inputs = raw.get("inputs")
+    props[rest_name("inputs")] = {
+        k: section_to_rest("inputs", {"type": str(v.get("type", "uri_folder")), "path": v.get("path")}
+                           if isinstance(v, Mapping) else {"type": "literal", "value": v})
+        for k, v in (inputs.items() if isinstance(inputs, Mapping) else ())
+    }
+    outputs = raw.get("outputs")
+    props[rest_name("outputs")] = {k: section_to_rest("outputs", {"type": str((v or {}).get("type", "uri_folder"))})
+                                   for k, v in (outputs.items() if isinstance(outputs, Mapping) else ())}
     return props
 
 
@@ -189,8 +171,11 @@ def _precheck_limits(raw: Any) -> list[Problem]:
     problems = []
     for key in ("timeout", "trial_timeout"):
         value = raw.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-            problems.append(Problem("error", f"limits.{key}", f"must be a number of seconds > 0 (got {value!r})"))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # other values are the schema's to refuse
+            try:
+                parse_duration(value, f"limits.{key}")
+            except InvalidValue as exc:
+                problems.append(Problem("error", exc.path, exc.message))
     return problems
 
 
@@ -200,9 +185,9 @@ def yaml_to_wire(path: str, item: Any) -> list[Any]:
         raise InvalidValue(path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} "
                            f"(got {item!r})")
     kind = str(item["type"]).lower()
-    if kind not in _WIRE_ARGS:
+    if kind not in DISTRIBUTION_ARGS:
         raise InvalidValue(path, f"unknown distribution type {item['type']!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
-    names = _WIRE_ARGS[kind]
+    names = DISTRIBUTION_ARGS[kind]
     unknown = sorted(set(item) - set(names) - {"type"})
     if unknown:
         raise InvalidValue(path, f"{kind} takes {', '.join(names)}; unknown field {unknown[0]!r}")
@@ -246,9 +231,10 @@ def _read_object(obj: Any) -> Definition:
         d.problems.append(Problem("error", "search_space", "is required and must define at least one hyperparameter"))
         return d
     for name in space:
-        if not KEY_NAME.match(str(name)):
-            d.problems.append(Problem("error", f"search_space.{name}", "names must be letters, digits and underscores, "
-                                      f"not starting with a digit (Azure refuses {name!r})"))
+        try:
+            check_key_name(name, f"search_space.{name}")
+        except InvalidValue as exc:
+            d.problems.append(Problem("error", exc.path, exc.message))
     if d.errors:
         return d
     _to_props(d)

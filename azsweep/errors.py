@@ -49,3 +49,22 @@ class SweepFailed(AzsweepError):
 
 class SubmitError(AzsweepError):
     """Submitting to Azure ML failed (workspace, sign-in, network or service); the message says what to fix."""
+
+
+class ArgumentError(AzsweepError):
+    """A Python argument of a local run is wrong.
+
+    The message is a template naming the argument as ``{arg}`` (``inputs['data']``, ``max_total_trials``)
+    and how to give it as ``{give}`` (``inputs={'data': PATH}``); the CLI renders the same error with its
+    flags (``--input data``, ``--input data=PATH``) through ``render``.
+    """
+
+    def __init__(self, template: str, *, argument: str, key: str | None = None, give: str | None = None) -> None:
+        self.template, self.argument, self.key = template, argument, key
+        arg = f"{argument}[{key!r}]" if key is not None else argument
+        if give is None:
+            give = f"{argument}={{{key!r}: PATH}}" if key is not None else f"{argument}=..."
+        super().__init__(self.render(arg=arg, give=give))
+
+    def render(self, *, arg: str, give: str) -> str:
+        return self.template.replace("{arg}", arg).replace("{give}", give)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azsweep.azure_bridge import rebuild_job
 from azsweep.errors import SubmitError
+from azsweep.spec import section_from_rest, yaml_name
+
+if TYPE_CHECKING:
+    from azsweep.runner import Settings
 
 _LIMIT_OVERRIDES = ("max_total_trials", "max_concurrent_trials", "trial_timeout", "timeout")
-_YAML_NAMES = {"searchSpace": "search_space", "samplingAlgorithm": "sampling_algorithm", "earlyTermination": "early_termination",
-               "computeId": "compute", "displayName": "display_name", "experimentName": "experiment_name"}
 
 
 @dataclass
@@ -26,7 +27,7 @@ class LocalDefinition:
     notes: list[str]  # one line each: what differs from the local run
 
 
-def from_local(name: str, *, keep_local_overrides: bool = False) -> LocalDefinition:
+def from_local(name: str, *, keep_local_overrides: bool = False, settings: Settings | None = None) -> LocalDefinition:
     """The definition the local sweep ``name`` ran, from ``$AZSWEEP_HOME/sweeps/<name>/definition.json``.
 
     The user's YAML is used when it still holds that definition; otherwise the job is rebuilt from
@@ -34,16 +35,16 @@ def from_local(name: str, *, keep_local_overrides: bool = False) -> LocalDefinit
     are left out unless ``keep_local_overrides``.
     """
     from azsweep.definition import load_spec
-    from azsweep.runner import sweep_folder
+    from azsweep.runner import RecordedDefinition, Settings
 
-    record_path = sweep_folder(name) / "definition.json"
-    if not record_path.is_file():
-        raise SubmitError(f"no local sweep named {name!r} with a recorded definition in {record_path.parent.parent} "
+    folder = (settings or Settings.resolve()).folder(name)
+    recorded = RecordedDefinition.load(folder)
+    if recorded is None:
+        raise SubmitError(f"no local sweep named {name!r} with a recorded definition in {folder.root.parent} "
                           "(AZSWEEP_HOME); run it with `azsweep run FILE` first, or check the name with `azsweep show`")
-    data = json.loads(record_path.read_text())
-    props = data["props"]
+    props = recorded.props
     notes: list[str] = []
-    source = data.get("source_path")
+    source = recorded.source_path
     job: Any = None
     if source and Path(source).is_file():
         current = load_spec(source)[1].props
@@ -51,7 +52,7 @@ def from_local(name: str, *, keep_local_overrides: bool = False) -> LocalDefinit
             job = source
             notes.append(f"{name}: submitting {source}, the file it ran")
         else:
-            changed = sorted(_YAML_NAMES.get(k, k) for k in set(props) | set(current or {})
+            changed = sorted(yaml_name(k) for k in set(props) | set(current or {})
                              if (current or {}).get(k) != props.get(k))
             notes.append(f"{name}: {source} changed since it ran (differs in: {', '.join(changed) or 'the file'}); "
                          f"submitting the definition that ran, rebuilt from its record (`azsweep submit {source}` "
@@ -61,8 +62,8 @@ def from_local(name: str, *, keep_local_overrides: bool = False) -> LocalDefinit
     else:
         notes.append(f"{name}: defined in Python; submitting the definition that ran, rebuilt from its record")
     if job is None:
-        job = rebuild_job(props, data.get("base_dir") or ".")
-    overrides = dict(data.get("overrides") or {})
+        job = rebuild_job(props, recorded.base_dir or ".")
+    overrides = dict(recorded.overrides)
     smoke = bool(overrides.pop("smoke", False))
     items = _override_items(overrides, props)
     if not items:
@@ -87,7 +88,7 @@ def _override_items(overrides: Mapping[str, Any], props: Mapping[str, Any]) -> l
     items = [(f"limits.{key}", overrides[key]) for key in _LIMIT_OVERRIDES if overrides.get(key) is not None]
     inputs = props.get("inputs") or {}
     for key, value in (overrides.get("inputs") or {}).items():
-        literal = str((inputs.get(key) or {}).get("jobInputType") or "literal") == "literal"
+        literal = str(section_from_rest("inputs", inputs.get(key)).get("type") or "literal") == "literal"
         items.append((f"inputs.{key}" if literal else f"inputs.{key}.path", value))
     return items
 

@@ -23,7 +23,7 @@ import numpy as np
 from azsweep.api import checked_sampler
 from azsweep.errors import InvalidValue, SweepFailed
 from azsweep.samplers import Observation
-from azsweep.spec import MAX_TRIALS
+from azsweep.spec import best_item, check_max_total_trials, parse_goal
 
 __all__ = ["OptimizeResult", "TrialResult", "optimize"]
 
@@ -75,7 +75,7 @@ def optimize(
         search_space: name -> distribution (azsweep's, azure-ai-ml's, or the REST list form).
         goal: "minimize" or "maximize" (any case).
         sampling_algorithm: "random", "sobol", "grid", "bayesian" or an azure-ai-ml algorithm object.
-        max_total_trials: how many calls at most, 1..1000.
+        max_total_trials: how many calls at most, from 1 to a sweep's limit (``azsweep.spec.MAX_TRIALS``).
         seed: the sampler's seed (wins over one carried by the algorithm object); None draws a
             fresh one, reported as ``result.seed``.
 
@@ -86,12 +86,8 @@ def optimize(
     """
     if not callable(fn):
         raise InvalidValue("fn", f"must be callable, taking a dict of params and returning a number (got {fn!r})")
-    if not isinstance(goal, str) or goal.lower() not in ("minimize", "maximize"):
-        raise InvalidValue("goal", f"must be minimize or maximize (got {goal!r})")
-    maximize = goal.lower() == "maximize"
-    if not (isinstance(max_total_trials, int) and not isinstance(max_total_trials, bool)
-            and 1 <= max_total_trials <= MAX_TRIALS):
-        raise InvalidValue("max_total_trials", f"must be an integer between 1 and {MAX_TRIALS} (got {max_total_trials!r})")
+    maximize = parse_goal(goal, "goal") == "maximize"
+    check_max_total_trials(max_total_trials, "max_total_trials", integer_only=True)
 
     sampler = checked_sampler(search_space, sampling_algorithm, seed, maximize=maximize)
 
@@ -116,7 +112,7 @@ def optimize(
         trials.append(TrialResult(index=index, params=params, value=value, state=state, error=error, duration=duration))
         history.append(Observation(params=params, value=value, state=state))
 
-    best = _best(trials, maximize)
+    best = best_item(trials, score=lambda t: t.value, maximize=maximize)  # the earlier trial on a tie
     if best is None:
         if not trials:
             raise SweepFailed("the sampler proposed no configuration")
@@ -139,14 +135,3 @@ def _checked(returned: Any) -> tuple[float | None, str | None]:
     if math.isnan(value):
         return None, "fn returned NaN"
     return value, None
-
-
-def _best(trials: list[TrialResult], maximize: bool) -> TrialResult | None:
-    """The completed trial with the best value; the earlier one on a tie."""
-    best: TrialResult | None = None
-    for trial in trials:
-        if trial.value is None:
-            continue
-        if best is None or (trial.value > best.value if maximize else trial.value < best.value):  # type: ignore[operator]
-            best = trial
-    return best

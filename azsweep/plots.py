@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azsweep.report import SweepView, TrialView, as_numbers, extras_lines, parameter_names, short
+from azsweep.report import SweepView, as_numbers, extras_lines, parameter_names, short
+from azsweep.runner.record import Trial
+from azsweep.space import LINEAR_DISTRIBUTIONS, LOG_DISTRIBUTIONS
+from azsweep.spec import better, ranked, rest_name
 
 LOG_SPAN = 100.0  # positive values spanning more than two decades get a log scale
 METRIC_LOG_SPAN = 10.0  # a metric to minimize: more than one decade
@@ -48,7 +51,7 @@ class Axis:
 
 # ---- scales and axes (numbers in, positions and tick labels out)
 
-def finite_score(trial: TrialView) -> float | None:
+def finite_score(trial: Trial) -> float | None:
     return trial.score if trial.score is not None and math.isfinite(trial.score) else None
 
 
@@ -69,16 +72,12 @@ def looks_log_distributed(values: Sequence[float]) -> bool:
     return abs(on_log - 0.5) < abs(on_linear - 0.5)
 
 
-def better(a: float, b: float, maximize: bool) -> bool:
-    return a > b if maximize else a < b
-
-
 def best_so_far(scores: Sequence[float | None], maximize: bool) -> list[float | None]:
-    """The running best (goal-aware) over scores in trial order; None until the first score."""
+    """The running best (goal-aware, ``azsweep.spec.better``) over scores in trial order; None until the first score."""
     out: list[float | None] = []
     best: float | None = None
     for s in scores:
-        if s is not None and (best is None or better(s, best, maximize)):
+        if better(s, best, maximize):
             best = s
         out.append(best)
     return out
@@ -157,13 +156,9 @@ def _clip(text: str, width: int = 14) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-LOG_DISTRIBUTIONS = ("loguniform", "qloguniform", "lognormal", "qlognormal")
-LINEAR_DISTRIBUTIONS = ("uniform", "quniform", "normal", "qnormal", "randint")
-
-
 def declared_space(view: SweepView) -> dict[str, tuple[str, list[Any]]]:
     """The recorded search space (REST form: name -> (distribution, arguments)), when the definition is kept."""
-    space = ((view.definition or {}).get("props") or {}).get("searchSpace") or {}
+    space = view.definition.props.get(rest_name("search_space")) or {} if view.definition else {}
     out = {}
     for name, item in space.items() if isinstance(space, dict) else ():
         if isinstance(item, list) and item and isinstance(item[0], str):
@@ -174,7 +169,7 @@ def declared_space(view: SweepView) -> dict[str, tuple[str, list[Any]]]:
 def parameter_axes(view: SweepView) -> list[Axis]:
     """One axis per parameter: numeric parameters scaled (log for log distributions, or values spanning more than
     two decades when the distribution is not known), the rest as categories in the order of the Choice."""
-    from azsweep.runner._command import format_value
+    from azsweep.runner.command import format_value
 
     space = declared_space(view)
     axes = []
@@ -249,7 +244,7 @@ def _colour_bar(fig: Any, ax: Any, cmap: Any, norm: Any, extend: str, label: str
 
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.01, extend=extend)
     bar.set_label(label)
-    if isinstance(norm, LogNorm):
+    if isinstance(norm, LogNorm) and norm.vmin is not None and norm.vmax is not None:  # always set by _score_norm
         _plain_log_axis(bar.ax.yaxis, norm.vmin, norm.vmax)
 
 
@@ -295,9 +290,9 @@ def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
     fig = _figure(min(22.0, max(7.5, 1.55 * n + 2.6)), 5.4)
     ax = fig.add_subplot()
     cmap, norm, extend = _score_norm(scored, maximize)
-    order = sorted(range(len(view.trials)), key=lambda i: (scores[i] is not None,
-                                                           0.0 if scores[i] is None else
-                                                           (scores[i] if maximize else -scores[i])))  # type: ignore[operator]
+    # drawn worst first, so better lines lie on top: unscored trials, then scored ones from the worst (ties in order)
+    worst_first = ranked(range(len(view.trials)), score=scores.__getitem__, maximize=not maximize)
+    order = [i for i in worst_first if scores[i] is None] + [i for i in worst_first if scores[i] is not None]
     best_index = next((i for i, t in enumerate(view.trials) if t.name == view.best_trial), None)
     for i in order:
         points = [(x, a.positions[i]) for x, a in enumerate(all_axes) if a.positions[i] is not None]
@@ -330,9 +325,10 @@ def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
     if scored:
         _colour_bar(fig, ax, cmap, norm, extend, _metric_label(view))
     handles = []
-    if best_index is not None and scores[best_index] is not None:
-        handles.append(Line2D([], [], color=cmap(norm(scores[best_index])), lw=3, path_effects=_best_effects(),
-                              label=f"best: {view.trials[best_index].name} ({_fmt(scores[best_index])})"))
+    best_score = None if best_index is None else scores[best_index]
+    if best_index is not None and best_score is not None:
+        handles.append(Line2D([], [], color=cmap(norm(best_score)), lw=3, path_effects=_best_effects(),
+                              label=f"best: {view.trials[best_index].name} ({_fmt(best_score)})"))
     if grey:
         handles.append(Line2D([], [], color=GREY, lw=1.2, ls=(0, (4, 2)), label=f"no score ({grey})"))
     if handles:
@@ -351,7 +347,7 @@ _MARKS = {  # group -> (label, marker, colour)
 }
 
 
-def _group(trial: TrialView) -> str:
+def _group(trial: Trial) -> str:
     if trial.stopped_by:
         return "stopped"
     return {"Completed": "completed", "Failed": "failed"}.get(trial.status, "canceled")  # canceled, interrupted, running
@@ -374,7 +370,7 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
         members = [(t.index, s) for t, s in zip(trials, scores) if _group(t) == group and s is not None]
         if members:
             if group == "canceled":  # say which statuses: canceled, interrupted, running...
-                label = ", ".join(sorted({t.status.lower() for t in trials if _group(t) == group}))
+                label = ", ".join(sorted({t.status.value.lower() for t in trials if _group(t) == group}))
             xs, ys = zip(*members)
             ax.scatter(xs, ys, marker=marker, s=46 if marker != "X" else 70, color=colour, zorder=3,
                        label=f"{label} ({len(members)})", edgecolors="white" if marker == "o" else None, linewidths=0.5,
@@ -388,10 +384,10 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
         ax.add_patch(Rectangle((0, 0), 1, 0.07, transform=ax.transAxes, color="#eeeeee", zorder=0, lw=0))
         ax.text(0.995, 0.035, "no score", transform=ax.transAxes, ha="right", va="center", fontsize=8, color="#555555")
         for group in _MARKS:
-            members = [t.index for t in unscored if _group(t) == group]
-            if members:
+            indices = [t.index for t in unscored if _group(t) == group]
+            if indices:
                 _, marker, colour = _MARKS[group]
-                ax.scatter(members, [0.035] * len(members), marker=marker, s=46, facecolors="none", edgecolors=colour,
+                ax.scatter(indices, [0.035] * len(indices), marker=marker, s=46, facecolors="none", edgecolors=colour,
                            transform=bottom, zorder=3, linewidths=1.3, gid=f"unscored:{group}")
         ax.scatter([], [], marker="o", s=46, facecolors="none", edgecolors="#555555", linewidths=1.3,
                    label=f"no score ({len(unscored)}), on the grey band")

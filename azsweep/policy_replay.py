@@ -6,35 +6,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from azsweep.errors import DefinitionError, InvalidValue, Problem
+from azsweep.errors import DefinitionError, Problem
 from azsweep.policies import RecordedTrial, ReplayResult, make_policy, replay_curves
-from azsweep.spec import Policy, _Collector, _policy
-
-_REST_KEYS = {
-    "type": "policyType", "evaluation_interval": "evaluationInterval", "delay_evaluation": "delayEvaluation",
-    "slack_factor": "slackFactor", "slack_amount": "slackAmount", "truncation_percentage": "truncationPercentage",
-}
+from azsweep.spec import Policy, check_policy, has_errors, policy_wire
 
 
 def policy_from(policy: Any, path: str = "early_termination") -> Policy:
     """A checked policy from a YAML-style dict (``{type: bandit, slack_factor: 0.1}``) or an azure-ai-ml
     policy object (``BanditPolicy(slack_factor=0.1)``). Raises ``DefinitionError`` naming the field."""
-    if hasattr(policy, "_to_rest_object") and hasattr(policy, "type"):
-        policy = {key: getattr(policy, key, None) for key in _REST_KEYS}
-    if not isinstance(policy, Mapping):
-        raise InvalidValue(path, f"expected a policy such as {{type: bandit, slack_factor: 0.1}} (got {policy!r})")
-    unknown = sorted(set(policy) - set(_REST_KEYS))
-    if unknown:
-        raise InvalidValue(f"{path}.{unknown[0]}", f"unknown field; accepted: {', '.join(_REST_KEYS)}")
-    wire = {_REST_KEYS[k]: v for k, v in policy.items() if v is not None}
-    if not wire.get("policyType"):
-        raise InvalidValue(f"{path}.type", "is required: bandit, median_stopping or truncation_selection")
-    out = _Collector()
-    checked = _policy(wire, out)
-    errors = [p for p in out.problems if p.severity == "error"]
-    if checked is None or errors:
+    checked, problems = check_policy(policy_wire(policy, path))
+    if checked is None or has_errors(problems):
         raise DefinitionError([Problem(p.severity, p.path.replace("early_termination", path, 1), p.message)
-                               for p in out.problems])
+                               for p in problems])
     return checked
 
 
@@ -51,7 +34,7 @@ def policy_from_file(file: str | Path) -> Policy:
 def recorded_trials(name: str, tracker: Any = None) -> tuple[list[RecordedTrial], str, str]:
     """The recorded primary-metric curves of sweep ``name`` from MLflow, with the metric and the goal."""
     from azsweep.report import load_view
-    from azsweep.runner._tracking import Tracker
+    from azsweep.runner import Tracker
 
     tracker = tracker or Tracker()
     view = load_view(name, tracker)

@@ -1,134 +1,76 @@
-"""Reading a sweep back from MLflow (the record of truth) and presenting it: tables and JSON."""
+"""Reading a sweep back from its record and presenting it: tables, JSON, the best command, parameter notes.
+
+The sweep is read from MLflow (the record of truth, which a team's tracking server shares) through
+``runner.tracking``, into the record types of ``runner.record``; its ``definition.json`` through
+``RecordedDefinition``.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import shlex
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from azsweep.errors import AzsweepError
-from azsweep.runner._tracking import SWEEP_TAG, TRIAL_TAG, Tracker, azsweep_home
-from azsweep.spec import LEGACY_REFERENCE, REFERENCE, best_value
+from azsweep.runner.command import render_command
+from azsweep.runner.layout import Settings, TrialFolder
+from azsweep.runner.record import STOPPED_BY_POLICY, RecordedDefinition, SweepRecord, Trial
+from azsweep.runner.tracking import Tracker
+from azsweep.spec import SweepSpec, best_value, ranked
 
-_STATUS = {"FINISHED": "Completed", "FAILED": "Failed", "KILLED": "Canceled", "RUNNING": "Running", "SCHEDULED": "Queued"}
+_TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
+_SWEEP_FIELDS = ("name", "status", "experiment_name", "primary_metric", "goal", "parent_run_id", "tracking_uri",
+                 "best_trial", "best_score", "message")
 
 
 @dataclass
-class TrialView:
-    name: str
-    index: int
-    status: str
-    params: dict[str, str]
-    score: float | None
-    intervals: int
-    run_id: str
-    reason: str = ""
-    stopped_by: str | None = None
-    stopped_at: int | None = None
+class SweepView(SweepRecord):
+    """A recorded sweep as ``show`` and ``plot`` present it: the record, with its recorded definition."""
+
+    definition: RecordedDefinition | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, record: SweepRecord, definition: RecordedDefinition | None) -> SweepView:
+        return cls(**{f.name: getattr(record, f.name) for f in fields(SweepRecord)}, definition=definition)
 
     @property
-    def note(self) -> str:
-        """A short note for tables: who stopped it, or why it failed."""
-        if self.stopped_by:
-            return f"{self.stopped_by} at {self.stopped_at}"
-        return self.reason if len(self.reason) <= 60 else self.reason[:57] + "..."
+    def interrupted_attempts(self) -> int:
+        """Trial attempts a stop of the driver interrupted (kept in MLflow as KILLED, and run again)."""
+        return len(self.interrupted)
 
-
-@dataclass
-class SweepView:
-    name: str
-    status: str
-    experiment_name: str
-    primary_metric: str
-    goal: str
-    parent_run_id: str
-    tracking_uri: str
-    best_trial: str | None
-    best_score: float | None
-    message: str = ""
-    trials: list[TrialView] = field(default_factory=list)
-    interrupted_attempts: int = 0  # trial attempts a crash interrupted (kept in MLflow as KILLED, re-run)
-    definition: dict[str, Any] | None = field(default=None, repr=False)  # the sweep's definition.json, when kept
-
-    def ranked(self) -> list[TrialView]:
+    def ranked(self) -> list[Trial]:
         """Trials best first; trials without a score last, in index order."""
-        scored = [t for t in self.trials if t.score is not None and not math.isnan(t.score)]
-        scored.sort(key=lambda t: (-t.score if self.goal == "maximize" else t.score, t.index))  # type: ignore[operator]
-        rest = [t for t in self.trials if t not in scored]
-        return scored + rest
+        return ranked(self.trials, score=lambda t: t.score, maximize=self.maximize)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("definition")
-        data["trials"] = [asdict(t) for t in self.ranked()]
+        data: dict[str, Any] = {k: getattr(self, k) for k in _SWEEP_FIELDS}
+        data["trials"] = [{k: getattr(t, k) for k in _TRIAL_FIELDS} for t in self.ranked()]
+        data["interrupted_attempts"] = self.interrupted_attempts
         data["counts"] = self.counts()
         data["best_command"] = best_command(self)
         data["parameter_notes"] = parameter_notes(self)
         return data
 
-    def best(self) -> TrialView | None:
-        """The best trial as recorded on the parent run (``best_child_run_id``)."""
-        return next((t for t in self.trials if t.name == self.best_trial), None)
 
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for t in self.trials:
-            counts[t.status] = counts.get(t.status, 0) + 1
-        return counts
-
-
-def _quote(value: str) -> str:
-    return value.replace("'", "\\'")
-
-
-def load_view(name: str, tracker: Tracker | None = None) -> SweepView:
-    """A sweep as MLflow records it: parent run tagged with the name, and its child runs."""
-    tracker = tracker or Tracker()
-    client = tracker.client
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    parents = client.search_runs(experiments, f"tags.`{SWEEP_TAG}` = '{_quote(name)}' and tags.`azureml.runType` = 'sweep'",
-                                 max_results=5) if experiments else []
-    if not parents:
+def load_view(name: str, tracker: Tracker | None = None, *, settings: Settings | None = None) -> SweepView:
+    """The sweep ``name`` as its record holds it, with its recorded definition when kept."""
+    settings = settings or Settings.resolve()
+    tracker = tracker or Tracker.for_settings(settings)
+    record = tracker.read_sweep(name, best_value)
+    if record is None:
         raise AzsweepError(f"no local sweep named {name!r} in the tracking store {tracker.uri}")
-    parent = parents[0]
-    tags = parent.data.tags
-    metric = tags.get("azsweep.primary_metric", "")
-    goal = tags.get("azsweep.goal", "minimize")
-    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
-                                  max_results=5000)
-    trials = []
-    interrupted = 0
-    for run in children:
-        if run.data.tags.get("azsweep.status") == "Interrupted":  # an attempt a crash cut short; it was run again
-            interrupted += 1
-            continue
-        values = tracker.metric_values(run.info.run_id, metric) if metric else []
-        score = best_value(values, goal == "maximize")
-        ctags = run.data.tags
-        status = _STATUS.get(run.info.status, run.info.status.title())
-        reason = "; ".join(x for x in (ctags.get("azsweep.reason", ""), ctags.get("azsweep.note", "")) if x)
-        stopped_at = ctags.get("azsweep.stopped_at_interval")
-        trials.append(TrialView(name=run.info.run_name, index=int(ctags.get(TRIAL_TAG, -1)), status=status,
-                                params=dict(run.data.params), score=score, intervals=len(values),
-                                run_id=run.info.run_id, reason=reason, stopped_by=ctags.get("azsweep.stopped_by"),
-                                stopped_at=int(stopped_at) if stopped_at else None))
-    trials.sort(key=lambda t: t.index)
-    status = tags.get("azsweep.status") or _STATUS.get(parent.info.status, parent.info.status.title())
-    if parent.info.status == "RUNNING":
-        status = "Running"
-    score = tags.get("score")
-    best_id = tags.get("best_child_run_id")
-    best = next((t.name for t in trials if t.run_id == best_id), None)
-    return SweepView(name=name, status=status, experiment_name=client.get_experiment(parent.info.experiment_id).name,
-                     primary_metric=metric, goal=goal, parent_run_id=parent.info.run_id, tracking_uri=tracker.uri,
-                     best_trial=best, best_score=float(score) if score else None,
-                     message=tags.get("azsweep.message", ""), trials=trials, interrupted_attempts=interrupted,
-                     definition=_read_definition(name, tags.get("azsweep.folder")))
+    definition = None
+    for folder in (tracker.folder_of(record), settings.folder(name)):
+        try:
+            definition = RecordedDefinition.load(folder) if folder is not None else None
+        except AzsweepError:
+            definition = None
+        if definition is not None:
+            break
+    return SweepView.of(record, definition)
 
 
 def format_score(score: float | None) -> str:
@@ -156,15 +98,14 @@ def trials_table(view: SweepView, limit: int | None = None) -> Any:
         table.add_column("note", overflow="fold", min_width=20)
     for t in shown:
         mark = "*" if t.name == view.best_trial else ""
-        row = [f"{mark}{t.index}", t.status, format_score(t.score), *(short(t.params.get(n, "")) for n in names)]
+        row = [f"{mark}{t.index}", t.status.value, format_score(t.score), *(short(t.params.get(n, "")) for n in names)]
         table.add_row(*row, *([t.note] if notes else []))
     return table
 
 
 def stop_reasons(view: SweepView) -> list[str]:
     """One line per trial an early-termination policy stopped, with the numbers it compared."""
-    prefix = "stopped by the early-termination policy: "
-    return [f"{t.name}: {t.reason.removeprefix(prefix)}" for t in view.trials if t.stopped_by]
+    return [f"{t.name}: {t.reason.removeprefix(STOPPED_BY_POLICY)}" for t in view.trials if t.stopped_by]
 
 
 def short(text: str) -> str:
@@ -184,71 +125,26 @@ def metric_curves(view: SweepView, tracker: Tracker | None = None) -> dict[str, 
     return {t.name: tracker.metric_values(t.run_id, view.primary_metric) for t in view.trials}
 
 
-def _read_definition(name: str, folder: str | None) -> dict[str, Any] | None:
-    """``definition.json`` of a local sweep (its folder as tagged on the parent run, else ``$AZSWEEP_HOME/sweeps/NAME``)."""
-    for candidate in (Path(folder) if folder else None, azsweep_home() / "sweeps" / name):
-        path = candidate / "definition.json" if candidate else None
-        if path is not None and path.is_file():
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and isinstance(data.get("props"), dict):
-                return data
-    return None
-
-
-# ---- show additions: the best configuration as a command line, and how the score varied with each parameter
-
-_OPTIONAL_BLOCK = re.compile(r"\[([^\[\]]*\$\{\{\s*inputs\.[^\]]*)\]")
-
-
-def recorded_command(definition: Mapping[str, Any], params: Mapping[str, str]) -> str:
-    """``trial.command`` of a recorded definition rendered for recorded (text) parameter values.
-
-    ``${{search_space.x}}`` becomes the shell-quoted value, ``${{inputs.x}}`` the literal input's value
-    (the local ``--input`` override when one was given) and stays a placeholder for data inputs,
-    ``${{outputs.x}}`` becomes ``./outputs/x``; optional ``[...]`` blocks are kept or dropped as the runner does.
-    """
-    props = definition["props"]
-    command = str(props["trial"]["command"])
-    command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", command)
-    inputs = props.get("inputs") or {}
-    overrides = definition.get("input_overrides") or {}
-    literals: dict[str, str] = {}
-    given: set[str] = set()
-    for name, item in inputs.items():
-        literal = str((item or {}).get("jobInputType") or "literal") == "literal"
-        value = overrides.get(name, (item or {}).get("value") if literal else (item or {}).get("uri"))
-        if value is not None:
-            given.add(name)
-            if literal:
-                literals[name] = str(value)
-
-    def optional(m: re.Match[str]) -> str:
-        names = [r.group(2) for r in REFERENCE.finditer(m.group(1)) if r.group(1) == "inputs"]
-        return m.group(1) if all(n in given for n in names) else ""
-
-    def substitute(m: re.Match[str]) -> str:
-        family, name = m.group(1), m.group(2)
-        if family == "search_space":
-            return shlex.quote(params[name]) if name in params else m.group(0)
-        if family == "inputs":
-            return shlex.quote(literals[name]) if name in literals else m.group(0)
-        return shlex.quote(f"./outputs/{name}")
-
-    return REFERENCE.sub(substitute, _OPTIONAL_BLOCK.sub(optional, command))
-
-
 def best_command(view: SweepView) -> str | None:
-    """The best trial's command line, ready to paste; None without a best trial or a recorded definition."""
+    """Exactly the command line the best trial ran, rendered by the runner's own ``render_command``
+    from the recorded definition; None without a best trial or a recorded definition."""
     best = view.best()
     if best is None or view.definition is None:
         return None
+    spec = view.definition.spec()
+    outputs = {k: (TrialFolder(Path(best.workdir)).output(k) if best.workdir else f"./outputs/{k}") for k in spec.outputs}
     try:
-        return recorded_command(view.definition, best.params)
-    except (KeyError, TypeError):
+        return render_command(spec.trial.command, best.params, _input_values(view.definition, spec), outputs)
+    except KeyError:  # a parameter the record does not hold
         return None
+
+
+def _input_values(definition: RecordedDefinition, spec: SweepSpec) -> dict[str, str | None]:
+    """What ``${{inputs.x}}`` became; for a definition recorded before the values were, rebuilt from it."""
+    if definition.input_values:
+        return dict(definition.input_values)
+    given = definition.input_overrides
+    return {name: given.get(name, item.value if item.literal else item.path) for name, item in spec.inputs.items()}
 
 
 def as_numbers(values: Sequence[str]) -> list[float] | None:
@@ -270,8 +166,8 @@ def as_numbers(values: Sequence[str]) -> list[float] | None:
 def parameter_names(view: SweepView) -> list[str]:
     """Parameter names in search-space order when the definition is kept, else in order of first appearance."""
     seen = list(dict.fromkeys(k for t in view.trials for k in t.params))
-    space = ((view.definition or {}).get("props") or {}).get("searchSpace") or {}
-    ordered = [k for k in space if k in seen] if isinstance(space, dict) else []
+    space = view.definition.spec().search_space.names if view.definition else ()
+    ordered = [k for k in space if k in seen]
     return ordered + [k for k in seen if k not in ordered]
 
 
@@ -339,7 +235,7 @@ def _categorical_note(values: list[str], scores: list[float], maximize: bool) ->
     groups: dict[str, list[float]] = {}
     for value, score in zip(values, scores):
         groups.setdefault(value, []).append(score)
-    means = sorted(((sum(s) / len(s), v) for v, s in groups.items()), key=lambda m: (-m[0] if maximize else m[0], m[1]))
+    means = ranked(sorted((sum(s) / len(s), v) for v, s in groups.items()), score=lambda m: m[0], maximize=maximize)
     (best_mean, best), rest = means[0], means[1:]
     shown = ", ".join(f"{_label(v)} {m:.3g}" for m, v in rest[:4]) + (f", {len(rest) - 4} more" if len(rest) > 4 else "")
     return f"{_label(best)} best (mean {best_mean:.3g} vs {shown})"

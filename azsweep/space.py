@@ -24,10 +24,17 @@ import numpy as np
 
 from azsweep.errors import InvalidValue
 
-DISTRIBUTION_TYPES = (
-    "choice", "randint", "uniform", "loguniform", "quniform", "qloguniform",
-    "normal", "lognormal", "qnormal", "qlognormal",
-)
+# Each distribution type and the names of its arguments, in the order of the wire list (the YAML field names).
+DISTRIBUTION_ARGS: dict[str, tuple[str, ...]] = {
+    "choice": ("values",), "randint": ("upper",),
+    "uniform": ("min_value", "max_value"), "loguniform": ("min_value", "max_value"),
+    "quniform": ("min_value", "max_value", "q"), "qloguniform": ("min_value", "max_value", "q"),
+    "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"),
+    "qnormal": ("mu", "sigma", "q"), "qlognormal": ("mu", "sigma", "q"),
+}
+DISTRIBUTION_TYPES = tuple(DISTRIBUTION_ARGS)
+LOG_DISTRIBUTIONS = tuple(t for t in DISTRIBUTION_TYPES if "log" in t)  # values are base ** (a uniform or normal)
+LINEAR_DISTRIBUTIONS = tuple(t for t in DISTRIBUTION_TYPES if t != "choice" and t not in LOG_DISTRIBUTIONS)
 _TINY = np.nextafter(0.0, 1.0)
 
 
@@ -78,7 +85,7 @@ class Continuous(Distribution):
 
     @property
     def log(self) -> bool:
-        return "log" in self.wire_type
+        return self.wire_type in LOG_DISTRIBUTIONS
 
     @property
     def integral(self) -> bool:
@@ -234,34 +241,35 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
     if kind == "choice":
         values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
         return _choice(path, list(values), log_base=log_base, nested=nested)
+    names = DISTRIBUTION_ARGS[kind]
     if kind == "randint":
-        _arity(path, kind, args, 1, "upper")
+        _arity(path, kind, args, *names)
         upper = args[0]
         if not _is_number(upper) or not float(upper).is_integer():
             raise InvalidValue(path, f"Randint needs a whole-number upper (got {upper!r})")
         if upper < 1:
             raise InvalidValue(path, f"Randint needs upper >= 1, values are drawn from [0, upper) (got {upper!r})")
         return Randint(upper=int(upper))
-    quantised = kind.startswith("q")
-    is_normal = "normal" in kind
-    names = ("mu", "sigma") if is_normal else ("min_value", "max_value")
-    _arity(path, kind, args, 3 if quantised else 2, *names, *(("q",) if quantised else ()))
+    quantised = names[-1] == "q"
+    is_normal = names[0] == "mu"
+    log = kind in LOG_DISTRIBUTIONS
+    _arity(path, kind, args, *names)
     a = _number(path, names[0], args[0])
     b = _number(path, names[1], args[1])
     title = _TITLES[kind]
     if is_normal and b < 0:
         raise InvalidValue(path, f"{title} needs sigma >= 0 (got {b!r})")
     if not is_normal:
-        if "log" in kind and a > b:
+        if log and a > b:
             raise InvalidValue(path, f"{title} needs min_value <= max_value (got {a!r} and {b!r})")
-        if "log" not in kind and a >= b:
+        if not log and a >= b:
             raise InvalidValue(path, f"{title} needs min_value < max_value (got {a!r} and {b!r})")
     q = None
     if quantised:
         q = _number(path, "q", args[2])
         if q <= 0:
             raise InvalidValue(path, f"{title} needs q > 0 (got {q!r})")
-    if "log" in kind and not is_normal:
+    if log and not is_normal:
         top = b * math.log(log_base)
         if top > 709:
             raise InvalidValue(
@@ -278,7 +286,8 @@ _TITLES = {
 }
 
 
-def _arity(path: str, kind: str, args: Sequence[Any], n: int, *names: str) -> None:
+def _arity(path: str, kind: str, args: Sequence[Any], *names: str) -> None:
+    n = len(names)
     if len(args) != n or any(a is None for a in args):
         missing = [name for name, a in zip(names, list(args) + [None] * n) if a is None]
         detail = f"missing {', '.join(missing)}" if missing else f"got {len(args)} arguments"

@@ -11,7 +11,11 @@ from typing import Any
 import yaml
 
 from azsweep.definition import require_spec
-from azsweep.runner import SweepRunner
+from azsweep.runner import Settings, Tracker
+from azsweep.runner.inputs import resolve_inputs
+from azsweep.runner.lifecycle import start
+from azsweep.runner.loop import SweepRunner
+from azsweep.runner.process import ProcessLauncher
 
 
 def write_sweep(folder: Path, script: str, doc: dict[str, Any], script_name: str = "train.py") -> Path:
@@ -41,8 +45,11 @@ def run_sweep(path: Path, name: str, **limits: Any) -> Any:
     spec, _ = require_spec(path)
     if limits:
         spec = replace(spec, limits=replace(spec.limits, **limits))
-    home = Path(os.environ["AZSWEEP_HOME"])
-    return SweepRunner(spec, name=name, folder=home / "sweeps" / name).run()
+    settings = Settings.resolve()
+    folder, tracker = settings.folder(name), Tracker.for_settings(settings)
+    runner = SweepRunner(spec, start(spec, folder, tracker), folder=folder, inputs=resolve_inputs(spec, {}, folder.inputs),
+                         tracker=tracker, launcher=ProcessLauncher())
+    return runner.run()
 
 
 def alive(pid: int) -> bool:

@@ -376,7 +376,7 @@ def test_a_bayesian_sweep_runs_end_to_end_through_real_processes(tmp_path: Path,
     import yaml
 
     from azsweep.cli import main
-    from azsweep.runner import SweepRecord
+    from azsweep.runner import SweepFolder, SweepRecord
 
     monkeypatch.setenv("AZSWEEP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -398,7 +398,8 @@ def test_a_bayesian_sweep_runs_end_to_end_through_real_processes(tmp_path: Path,
     }, sort_keys=False))
     assert main(["run", str(tmp_path / "sweep.yml"), "--name", "bayes-e2e", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    record = SweepRecord.load(tmp_path / "home" / "sweeps" / "bayes-e2e")
+    record = SweepRecord.load(SweepFolder(tmp_path / "home", "bayes-e2e"))
+    assert record is not None
     assert record.algorithm == "bayesian" and record.seed is not None
     assert [t.status for t in record.trials] == ["Completed"] * 7
     assert summary["best_score"] == min(t.score for t in record.trials)

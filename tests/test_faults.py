@@ -21,7 +21,7 @@ from _e2e import run_sweep, sweep_processes, write_sweep
 from azsweep.definition import require_spec
 from azsweep.report import load_view
 from azsweep.runner import Tracker
-from azsweep.runner._journal import Journal
+from azsweep.runner.journal import Journal
 from azsweep.samplers import make_sampler
 
 pytestmark = pytest.mark.slow
@@ -112,7 +112,7 @@ def test_driver_killed_ten_times_then_resumed_loses_and_duplicates_nothing(tmp_p
     assert len(closed) == len({e["run_id"] for e in closed}) == view.interrupted_attempts > 0
     seeds = {int(t["index"]): (Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / name / "trials" / t["name"] / "user_logs"
                                / "std_log.txt").read_text().split("seed ")[-1].strip() for t in summary["trials"]}
-    from azsweep.runner._sweep import trial_seed
+    from azsweep.runner.loop import trial_seed
 
     assert seeds == {i: str(trial_seed(11, i)) for i in range(total)}
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _e2e import cli_sweep_in_own_store, use_store
+from _fakes import make_trial, make_view
 
 from azsweep.cli import main
 from azsweep.plots import (
@@ -21,8 +22,9 @@ from azsweep.plots import (
     plot_parallel_coordinates,
     render_report,
 )
-from azsweep.report import SweepView, TrialView, load_view, metric_curves
+from azsweep.report import SweepView, load_view, metric_curves
 from azsweep.runner import Tracker
+from azsweep.runner.record import Trial
 
 # Trial 0 logs four decreasing values; 1 logs two and crashes (Failed, with a score); 2 logs a far worse value for a
 # long time and is stopped by Bandit at interval 5 (the only trial that reaches it); 3 never logs the metric.
@@ -210,14 +212,12 @@ def test_best_so_far_is_goal_aware() -> None:
     assert best_so_far([2.0, 1.0, 5.0], maximize=True) == [2.0, 2.0, 5.0]
 
 
-def _view(trials: list[TrialView], best: str | None, goal: str = "minimize") -> SweepView:
-    return SweepView(name="v", status="Completed", experiment_name="e", primary_metric="loss", goal=goal,
-                     parent_run_id="p", tracking_uri="", best_trial=best, best_score=None, trials=trials)
+def _view(trials: list[Trial], best: str | None, goal: str = "minimize") -> SweepView:
+    return make_view(trials, best, goal=goal)
 
 
 def test_charts_of_a_sweep_without_any_score_still_render(tmp_path: Path) -> None:
-    trials = [TrialView(name=f"v_{i}", index=i, status="Failed", params={"x": str(i)}, score=None, intervals=0,
-                        run_id=str(i), reason="crashed") for i in range(3)]
+    trials = [make_trial(i, None, {"x": str(i)}, status="Failed", intervals=0, reason="crashed") for i in range(3)]
     charts, page = render_report(_view(trials, None), {t.name: [] for t in trials}, tmp_path)
     for chart in charts:
         assert_sensible_png(chart.path)
@@ -227,9 +227,7 @@ def test_charts_of_a_sweep_without_any_score_still_render(tmp_path: Path) -> Non
 
 
 def test_nan_and_inf_values_do_not_break_the_curves(tmp_path: Path) -> None:
-    trials = [TrialView(name="v_0", index=0, status="Completed", params={"x": "1"}, score=0.5, intervals=4, run_id="a"),
-              TrialView(name="v_1", index=1, status="Completed", params={"x": "2"}, score=float("inf"), intervals=1,
-                        run_id="b")]
+    trials = [make_trial(0, 0.5, {"x": "1"}, intervals=4), make_trial(1, float("inf"), {"x": "2"}, intervals=1)]
     curves = {"v_0": [1.0, float("nan"), 0.5, float("inf")], "v_1": [float("inf")]}
     chart = plot_curves(_view(trials, "v_0"), curves, tmp_path / "c.png")
     assert_sensible_png(chart.path)

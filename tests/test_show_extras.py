@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _e2e import cli_sweep_in_own_store, use_store
+from _fakes import make_trial, make_view
 
 from azsweep.cli import main
-from azsweep.report import (
-    SweepView,
-    TrialView,
-    best_command,
-    extras_lines,
-    load_view,
-    parameter_notes,
-    recorded_command,
-    spearman,
-)
+from azsweep.report import SweepView, best_command, extras_lines, load_view, parameter_notes, spearman
+from azsweep.runner.command import render_command
+from azsweep.runner.record import RecordedDefinition, Trial
 
 # loss = x, plus 0.05 with sgd: lower x is better, adam is better (grid, so both are known exactly).
 SCRIPT = """
+import shlex
 import sys
 import mlflow
 
+print("argv:", shlex.join(sys.argv))
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 assert args["--bs"] == "32" and args["--tag"] == "a b; c"
 mlflow.log_metric("loss", float(args["--x"]) + (0.05 if args["--opt"] == "sgd" else 0.0))
@@ -64,11 +61,13 @@ def test_best_command_is_exactly_what_the_best_trial_ran(in_store: dict[str, Any
     best = view.best()
     assert best is not None and best.params == {"x": "0.1", "opt": "adam"}
     command = best_command(view)
-    assert command == "python train.py --x 0.1 --opt adam --bs 32 --tag 'a b; c' --model-dir ./outputs/model"
-    # the runner's own rendering for that trial, with its absolute output folder
     workdir = in_store["home"] / "sweeps" / NAME / "trials" / best.name
-    ran = (workdir / "command.sh").read_text().strip()
-    assert ran == command.replace("./outputs/model", str(workdir / "outputs" / "model"))
+    model_dir = workdir / "outputs" / "model"
+    assert command == f"python train.py --x 0.1 --opt adam --bs 32 --tag 'a b; c' --model-dir {model_dir}"
+    # what the best trial's process received, as it printed it in its log, and the command file it ran
+    argv = next(line for line in (workdir / "user_logs" / "std_log.txt").read_text().splitlines() if line.startswith("argv:"))
+    assert shlex.split(argv.removeprefix("argv: ")) == shlex.split(command)[1:]
+    assert (workdir / "command.sh").read_text().strip() == command
 
 
 @pytest.mark.slow
@@ -78,7 +77,7 @@ def test_show_prints_the_command_and_one_note_per_parameter(in_store: dict[str, 
     out = capsys.readouterr().out
     lines = out.splitlines()
     i = lines.index(f"best configuration ({NAME}_3, loss = 0.1):")
-    assert lines[i + 1] == "  python train.py --x 0.1 --opt adam --bs 32 --tag 'a b; c' --model-dir ./outputs/model"
+    assert lines[i + 1] == "  " + (in_store["home"] / "sweeps" / NAME / "trials" / f"{NAME}_3" / "command.sh").read_text().strip()
     assert lines[i + 2] == "how loss varied with each parameter (minimize):"
     # losses 0.95, 0.9, 0.15, 0.1 for (x, opt) = (0.9, sgd), (0.9, adam), (0.1, sgd), (0.1, adam)
     assert lines[i + 3] == "  x: lower is better (Spearman 0.89, 4 trials)"
@@ -98,17 +97,14 @@ def test_show_json_adds_the_command_and_the_notes(in_store: dict[str, Any], caps
 
 # ---- the same functions on hand-made views and definitions, without processes
 
-def _trial(i: int, score: float | None, **params: str) -> TrialView:
-    return TrialView(name=f"s_{i}", index=i, status="Completed", params=dict(params), score=score, intervals=1,
-                     run_id=str(i))
+def _trial(i: int, score: float | None, **params: str) -> Trial:
+    return make_trial(i, score, dict(params), name="s")
 
 
-def _view(trials: list[TrialView], goal: str = "minimize", definition: dict[str, Any] | None = None) -> SweepView:
+def _view(trials: list[Trial], goal: str = "minimize", definition: RecordedDefinition | None = None) -> SweepView:
     scored = [t for t in trials if t.score is not None]
     best = (max if goal == "maximize" else min)(scored, key=lambda t: t.score) if scored else None  # type: ignore[arg-type]
-    return SweepView(name="s", status="Completed", experiment_name="e", primary_metric="acc", goal=goal,
-                     parent_run_id="p", tracking_uri="", best_trial=best.name if best else None,
-                     best_score=best.score if best else None, trials=trials, definition=definition)
+    return make_view(trials, best.name if best else None, goal=goal, metric="acc", definition=definition, name="s")
 
 
 def test_numeric_notes_say_which_end_is_better_for_the_goal() -> None:
@@ -137,22 +133,16 @@ def test_too_few_trials_unscored_and_constant_parameters() -> None:
     assert math.isnan(spearman([1, 2, 3], [5, 5, 5])) and spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
 
 
-def _definition(command: str, inputs: dict[str, Any] | None = None, overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"props": {"trial": {"command": command}, "inputs": inputs or {}}, "input_overrides": overrides or {}}
-
-
-def test_recorded_command_substitutes_like_the_runner() -> None:
-    inputs = {"bs": {"jobInputType": "literal", "value": "32"},
-              "data": {"jobInputType": "uri_file", "uri": "azureml:iris:1"},
-              "opt_in": {"jobInputType": "literal", "value": None}}
-    definition = _definition("python t.py --c ${{search_space.c}} --bs ${{inputs.bs}} --data ${{inputs.data}} "
+def test_render_command_quotes_values_and_keeps_or_drops_optional_blocks() -> None:
+    inputs = {"bs": "32", "data": "/data/iris.csv", "opt_in": None}
+    command = render_command("python t.py --c ${{search_space.c}} --bs ${{inputs.bs}} --data ${{inputs.data}} "
                              "[--o ${{inputs.opt_in}}] [--d ${{inputs.data}}] --out ${{outputs.m}} --l {search_space.c}",
-                             inputs)
-    command = recorded_command(definition, {"c": "a; touch pwned"})
-    assert command == ("python t.py --c 'a; touch pwned' --bs 32 --data ${{inputs.data}}  --d ${{inputs.data}} "
-                       "--out ./outputs/m --l 'a; touch pwned'")
-    # a literal input given locally with --input is what the trial received
-    assert "--bs 64" in recorded_command(_definition("p --bs ${{inputs.bs}}", inputs, {"bs": "64"}), {})
+                             {"c": "a; touch pwned"}, inputs, {"m": Path("/o/m")})
+    assert command == ("python t.py --c 'a; touch pwned' --bs 32 --data /data/iris.csv  --d /data/iris.csv "
+                       "--out /o/m --l 'a; touch pwned'")
+    # a sampled value and the text MLflow recorded for it render the same
+    assert render_command("p ${{search_space.lr}}", {"lr": 0.1}, {}, {}) == render_command(
+        "p ${{search_space.lr}}", {"lr": "0.1"}, {}, {})
 
 
 def test_show_lines_without_a_recorded_definition() -> None:

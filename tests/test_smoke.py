@@ -13,7 +13,7 @@ import yaml
 
 from azsweep.cli import main
 from azsweep.runner import Tracker, Trial
-from azsweep.smoke import SMOKE_TRIAL_TIMEOUT, smoke_limits, smoke_problems, verdict
+from azsweep.runner.smoke import SMOKE_TRIAL_TIMEOUT, smoke_limits, smoke_problems, verdict
 from azsweep.spec import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def test_each_problem_is_one_line_naming_the_crash_or_the_metric(tmp_path: Path)
     logged = {"run2": ["loss", "acc"], "run3": []}
     problems = smoke_problems(record, "val_loss", lambda run_id: logged.get(run_id, []), trial_timeout=300)
     assert len(problems) == 4 and all("\n" not in p for p in problems)
-    assert problems[0].startswith("smoke: trial s_1 crashed (exit code 1) before logging 'val_loss': "
+    assert problems[0].startswith("smoke: trial s_1 crashed (exited with code 1) before logging 'val_loss': "
                                   "ValueError: could not convert string to float: 'x'; log: ")
     assert problems[1].startswith("smoke: trial s_2 never logged the primary metric 'val_loss' (it logged: loss, acc)")
     assert "N/A" in problems[1]
@@ -135,7 +135,7 @@ def test_smoke_fails_naming_the_crash(isolated: Path, tmp_path: Path, capsys: An
     lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
     assert len(lines) == 2
     for line in lines:
-        assert "crashed (exit code 1) before logging 'val_loss': RuntimeError: CUDA not available" in line
+        assert "crashed (exited with code 1) before logging 'val_loss': RuntimeError: CUDA not available" in line
         assert line.rstrip().endswith("user_logs/std_log.txt")
 
 
@@ -151,3 +151,54 @@ def test_smoke_fails_naming_the_metric_that_was_never_logged(isolated: Path, tmp
     lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
     assert len(lines) == 1
     assert "never logged the primary metric 'val_loss' (it logged: validation_loss)" in lines[0]
+
+
+# --- resume of a smoke run: every override the first start had ---------------------------------
+
+
+def test_a_resumed_smoke_run_keeps_every_smoke_override(isolated: Path, tmp_path: Path):
+    from azsweep.runner import prepare
+
+    path = write_sweep(tmp_path / "resume", "print('never run')\n")
+    first = prepare(path, name="smoke_resume_unit", smoke=True)
+    first.write_definition()
+    assert first.spec.policy is None and first.spec.limits.trial_timeout == SMOKE_TRIAL_TIMEOUT
+    resumed = prepare(path, name="smoke_resume_unit", resume=True)
+    assert resumed.resume and resumed.smoke
+    assert resumed.spec.limits == first.spec.limits  # 2 trials, 2 at once, smoke trial_timeout and timeout
+    assert resumed.spec.policy is None  # the sweep's bandit stays off
+    assert resumed.spec.search_space == first.spec.search_space and resumed.spec.trial == first.spec.trial
+
+
+@pytest.mark.slow
+def test_an_interrupted_smoke_run_resumed_runs_exactly_what_it_started_with(isolated: Path, tmp_path: Path):
+    """The sweep's bandit (slack 0.1) would stop every trial but the best at its first interval; a smoke
+    run switches it off, and so must the resume of an interrupted smoke run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    started = tmp_path / "started"
+    path = write_sweep(tmp_path / "interrupted", f"""
+        import sys, time, mlflow
+        lr = float(sys.argv[2])
+        open({str(started)!r}, "a").write("x\\n")
+        for step in range(3):
+            mlflow.log_metric("val_loss", lr * 10 + step, step=step)
+            time.sleep(0.5)
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "azsweep", "run", "--smoke", str(path), "--name", "smoke_resume"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert main(["run", str(path), "--name", "smoke_resume", "--resume"]) == 0
+    record = json.loads((isolated / "sweeps" / "smoke_resume" / "sweep.json").read_text())
+    assert record["max_total_trials"] == 2 and record["max_concurrent_trials"] == 2
+    assert [t["status"] for t in record["trials"]] == ["Completed", "Completed"]  # the bandit stayed off
+    assert all(t["stopped_by"] is None and t["intervals"] == 3 for t in record["trials"])
+    assert {t["attempt"] for t in record["trials"]} == {2}  # both were interrupted, then run again

@@ -712,9 +712,9 @@ def test_from_local_rebuilds_the_definition_that_ran_when_the_file_changed(home:
 def test_from_local_of_a_sample_with_local_code_rebuilt_sends_the_same_put(home: Path):
     path = SAMPLES[0]
     prepared = _record_local_run(path, "local_d")
-    data = json.loads((prepared.folder / "definition.json").read_text())
+    data = json.loads(prepared.folder.definition.read_text())
     data["source_path"] = str(path.parent / "gone.yml")  # the file is gone: rebuilt from the record
-    (prepared.folder / "definition.json").write_text(json.dumps(data))
+    prepared.folder.definition.write_text(json.dumps(data))
     local = from_local("local_d")
     assert any("no longer exists" in n for n in local.notes)
     assert_same_put(sent_by_azsweep(local.job), sent_by_azure_ai_ml(load_job(path)))
@@ -731,12 +731,8 @@ def test_from_local_of_a_python_sweep_with_kept_overrides(home: Path):
 
 
 def test_from_local_of_a_smoke_run_leaves_its_limits_out(home: Path, tmp_path: Path, capsys: Any, no_network: None):
-    from azsweep.smoke import apply_smoke
-
     path = write_case(tmp_path / "defs", LOCAL)
-    prepared = _record_local_run(path, "local_f", max_total_trials=2, max_concurrent_trials=2)
-    apply_smoke(prepared)
-    prepared.write_definition()
+    _record_local_run(path, "local_f", smoke=True)  # 2 trials, 2 at once, short timeouts
     assert main(["submit", "--from-local", "local_f", "--dry-run", "--json"]) == 0
     captured = capsys.readouterr()
     assert "not submitted, local-only overrides of the smoke run: limits.max_total_trials=2" in captured.err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from azsweep.policies._bandit import Bandit
 from azsweep.policies._base import Curve, EarlyTermination
 from azsweep.policies._median import MedianStopping
@@ -14,7 +16,9 @@ __all__ = [
     "TruncationSelection", "make_policy", "replay_curves",
 ]
 
-_KINDS = {"bandit": Bandit, "median_stopping": MedianStopping, "truncation_selection": TruncationSelection}
+_KINDS: dict[str, Callable[..., EarlyTermination]] = {
+    "bandit": Bandit, "median_stopping": MedianStopping, "truncation_selection": TruncationSelection,
+}
 
 
 def make_policy(config: Policy, *, maximize: bool) -> EarlyTermination:

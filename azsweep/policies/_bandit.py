@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from azsweep.policies._base import Curve, EarlyTermination, fmt
+from azsweep.spec import best_value
 
 
 class Bandit(EarlyTermination):
@@ -27,7 +28,8 @@ class Bandit(EarlyTermination):
         if mine is None:
             return None
         bests = [b for b in (self.best(c, k) for c in others) if b is not None] + [mine]
-        top = max(bests) if self.maximize else min(bests)
+        top = best_value(bests, self.maximize)
+        assert top is not None  # bests holds mine
         if self.config.slack_factor is not None:
             s = self.config.slack_factor
             if self.maximize:

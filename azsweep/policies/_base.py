@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from azsweep.spec import Policy, best_value
+from azsweep.spec import Policy, best_value, better
 
 Curve = Sequence[float]  # a trial's primary-metric values in logging order: interval k is curve[k - 1]
 
@@ -41,12 +41,12 @@ class EarlyTermination(ABC):
     # -- helpers ---------------------------------------------------------------------------------
 
     def best(self, curve: Curve, k: int) -> float | None:
-        """The best value in the first k values (NaN ignored)."""
+        """The best value in the first k values (NaN ignored): ``azsweep.spec.best_value``."""
         return best_value(curve[:k], self.maximize)
 
     def worse(self, a: float, b: float) -> bool:
-        """a is strictly worse than b."""
-        return a < b if self.maximize else a > b
+        """a is strictly worse than b: ``azsweep.spec.better(b, a, maximize)``."""
+        return better(b, a, self.maximize)
 
     def describe(self) -> str:
         c = self.config

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from azsweep.policies._base import EarlyTermination
-from azsweep.spec import best_value
+from azsweep.spec import best_item, best_value
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,9 @@ class ReplayResult:
 
 
 def _leader(trials: Sequence[tuple[RecordedTrial, Sequence[float]]], maximize: bool) -> tuple[str | None, float | None]:
-    best_name, best_score = None, None
-    for trial, values in trials:  # in index order: ties keep the earlier trial
-        score = best_value(values, maximize)
-        if score is not None and (best_score is None or (score > best_score if maximize else score < best_score)):
-            best_name, best_score = trial.name, score
-    return best_name, best_score
+    """The best trial's name and score (in index order: ties keep the earlier trial)."""
+    scores = [(trial.name, best_value(values, maximize)) for trial, values in trials]
+    return best_item(scores, score=lambda pair: pair[1], maximize=maximize) or (None, None)
 
 
 def replay_curves(trials: Sequence[RecordedTrial], policy: EarlyTermination) -> ReplayResult:

@@ -1,40 +1,36 @@
-"""``python -m azsweep.runner.driver FOLDER``: the detached process that runs a LocalClient sweep."""
+"""``python -m azsweep.runner.driver FOLDER``: the detached process that runs a LocalClient sweep.
+
+It runs the recorded definition of ``FOLDER`` through the same lifecycle as ``azsweep run``:
+a new sweep is started, one that was stopped is continued.
+"""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
 
-from azsweep.runner import load_prepared
-from azsweep.runner._sweep import SweepRunner
-from azsweep.runner._tracking import Tracker
+from azsweep.runner.layout import SweepFolder
+from azsweep.runner.lifecycle import Cancel, run_prepared
+from azsweep.runner.prepare import prepare_recorded
+from azsweep.runner.record import JobStatus, SweepRecord
+
+SIGNALS: dict[int, Cancel] = {signal.SIGTERM: Cancel("canceled by jobs.cancel()"), signal.SIGINT: Cancel("interrupted")}
 
 
-def main(folder: str, resume: bool = False) -> int:
-    path = Path(folder)
-    data = json.loads((path / "definition.json").read_text())
-    prepared = load_prepared(path)
-    runner = SweepRunner(prepared.spec, name=prepared.name, folder=path, tracker=Tracker(data["tracking_uri"]),
-                         max_concurrent=prepared.max_concurrent, input_overrides=prepared.input_overrides)
-    signal.signal(signal.SIGTERM, lambda *_: runner.cancel("canceled by jobs.cancel()"))
-    signal.signal(signal.SIGINT, lambda *_: runner.cancel("interrupted"))
-    if resume:
-        runner.resume()
-    record = runner.run()
-    return 0 if record.status == "Completed" else 1
-
-
-def _run(folder: str, resume: bool = False) -> int:
+def main(root: str) -> int:
+    path = Path(root)
+    folder = SweepFolder(path.parent.parent, path.name)
     try:
-        return main(folder, resume)
+        record, _ = run_prepared(prepare_recorded(folder), signals=SIGNALS)
     except Exception as exc:  # leave a record the caller can read instead of a silent death
-        path = Path(folder) / "sweep.json"
-        if not path.exists():
-            path.write_text(json.dumps({"status": "Failed", "message": f"{type(exc).__name__}: {exc}"}))
+        if not folder.record.exists():
+            SweepRecord(name=folder.name, status=JobStatus.FAILED, experiment_name="", experiment_id="", parent_run_id="",
+                        tracking_uri="", primary_metric="", goal="", algorithm="", seed=None, max_total_trials=0,
+                        max_concurrent_trials=0, message=f"{type(exc).__name__}: {exc}").save(folder)
         raise
+    return 0 if record.status == JobStatus.COMPLETED else 1
 
 
 if __name__ == "__main__":
-    sys.exit(_run(sys.argv[1], "--resume" in sys.argv[2:]))
+    sys.exit(main(sys.argv[1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -23,7 +23,8 @@ class Observation:
 
 def fresh_seed() -> int:
     """A new random seed (recorded by the caller so a run can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (2**32))
+    entropy = cast(int, np.random.SeedSequence().entropy)  # a SeedSequence made without entropy draws an int
+    return entropy % (2**32)
 
 
 class Sampler(ABC):

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from azsweep.errors import InvalidValue
 from azsweep.samplers._base import Observation, Sampler
 from azsweep.samplers._sobol import SobolSampler
-from azsweep.space import Choice, Continuous, SearchSpace
+from azsweep.space import Choice, Continuous, Distribution, SearchSpace
+from azsweep.spec import check_algorithm_rules, raise_first_error
 
 if TYPE_CHECKING:
     from azsweep.samplers._gp import GaussianProcess
@@ -58,32 +58,38 @@ def default_initial_design(n_params: int) -> int:
 
 
 class _Param:
-    """One parameter's model coordinate: continuous, grid (evenly spaced levels) or categorical."""
+    """One parameter's model coordinate, by ``kind``:
 
-    def __init__(self, name: str, dist: Any) -> None:
+    * ``continuous`` (uniform): its position in [min, max];
+    * ``quantized`` (quniform): its level on the q grid, levels evenly spaced on [0, 1];
+    * ``ordinal`` (a choice of numbers): its level among the sorted values, evenly spaced on [0, 1];
+    * ``categorical`` (any other choice): the index of its value.
+
+    The space is checked first (``check_algorithm_rules``): any other distribution is refused there.
+    """
+
+    def __init__(self, name: str, dist: Distribution) -> None:
         self.name = name
-        self.dist = dist
-        path = f"search_space.{name}"
+        self.dist: Any = dist
+        self.first = 0  # quantized: the level of min_value
+        self.q = 1.0  # quantized: the step
+        self.values: list[Any] = []  # ordinal, categorical: the distinct values, in level order
         if isinstance(dist, Continuous) and dist.wire_type == "uniform":
             self.kind, self.levels = "continuous", 0
-        elif isinstance(dist, Continuous) and dist.wire_type == "quniform":
-            self.kind = "grid"
+        elif isinstance(dist, Continuous) and dist.wire_type == "quniform" and dist.q is not None:
+            self.kind, self.q = "quantized", dist.q
             self.first = int(np.round(dist.a / dist.q))
             self.levels = int(np.round(dist.b / dist.q)) - self.first + 1
-        elif isinstance(dist, Choice) and not any(isinstance(v, (Mapping, bool)) for v in dist.values):
+        elif isinstance(dist, Choice):
             unique: list[Any] = []
             for value in dist.values:
                 if not any(value == u and type(value) is type(u) for u in unique):
                     unique.append(value)
-            if dist.is_numeric:
-                self.kind = "grid"
-                self.values = sorted(unique, key=float)
-            else:
-                self.kind = "categorical"
-                self.values = unique
+            self.kind = "ordinal" if dist.is_numeric else "categorical"
+            self.values = sorted(unique, key=float) if dist.is_numeric else unique
             self.levels = len(self.values)
-        else:
-            raise InvalidValue(path, f"Bayesian sampling supports only choice, uniform, quniform (got {dist.wire_type})")
+        else:  # refused by check_algorithm_rules before any _Param is built
+            raise TypeError(f"{name}: no Bayesian model coordinate for {dist.wire_type}")
 
     def encode(self, value: Any) -> float | None:
         """The model coordinate of a value, or None when the value is not in this parameter's domain."""
@@ -99,9 +105,9 @@ class _Param:
             return None
         if self.kind == "continuous":
             return min(max((value - self.dist.a) / (self.dist.b - self.dist.a), 0.0), 1.0)
-        if hasattr(self, "first"):  # quniform
-            level = min(max(int(np.round(value / self.dist.q)) - self.first, 0), self.levels - 1)
-        else:
+        if self.kind == "quantized":
+            level = min(max(int(np.round(value / self.q)) - self.first, 0), self.levels - 1)
+        else:  # ordinal
             matches = [i for i, v in enumerate(self.values) if float(v) == value]
             if not matches:
                 return None
@@ -114,9 +120,9 @@ class _Param:
         if self.kind == "categorical":
             return [self.values[int(i)] for i in np.clip(column, 0, self.levels - 1)]
         level = np.round(np.clip(column, 0.0, 1.0) * (self.levels - 1)).astype(np.int64)
-        if hasattr(self, "values"):
+        if self.kind == "ordinal":
             return [self.values[int(i)] for i in level]
-        values = (self.first + level) * self.dist.q
+        values = (self.first + level) * self.q
         return values.astype(np.int64).tolist() if self.dist.integral else values.astype(float).tolist()
 
 
@@ -138,6 +144,7 @@ class BayesianSampler(Sampler):
         from azsweep.samplers._acquisition import Columns
 
         super().__init__(space, seed)
+        raise_first_error(check_algorithm_rules(space.params, "bayesian", azure_rules=False))
         self.maximize = maximize
         self._params = [_Param(name, dist) for name, dist in space.params.items()]
         self.n_initial = default_initial_design(len(self._params)) if n_initial is None else max(1, int(n_initial))

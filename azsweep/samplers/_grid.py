@@ -6,22 +6,24 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from azsweep.errors import InvalidValue
 from azsweep.samplers._base import Observation, Sampler
 from azsweep.space import Choice, SearchSpace
+from azsweep.spec import check_algorithm_rules, raise_first_error
 
 
 class GridSampler(Sampler):
     """Every combination once, in search-space order with the last parameter varying fastest
     (``itertools.product`` order; each Choice's values in the order written). Ends when exhausted.
+
+    Raises:
+        InvalidValue: the first problem ``azsweep.spec.check_algorithm_rules`` finds that a grid cannot
+            sample (a distribution other than choice, a conditional choice).
     """
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         super().__init__(space, seed=0 if seed is None else seed)
-        for name, dist in space.params.items():
-            if not isinstance(dist, Choice) or dist.conditional:
-                raise InvalidValue(f"search_space.{name}", f"Grid sampling supports only plain choice (got {dist.wire_type})")
-        self._values = [list(dist.values) for dist in space.params.values()]  # type: ignore[attr-defined]
+        raise_first_error(check_algorithm_rules(space.params, "grid", azure_rules=False))
+        self._values = [list(dist.values) for dist in space.params.values() if isinstance(dist, Choice)]
 
     @property
     def size(self) -> int:

@@ -9,9 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from azsweep.spec import LEGACY_REFERENCE, REFERENCE, SweepSpec
-
-_OPTIONAL_BLOCK = re.compile(r"\[([^\[\]]*\$\{\{\s*inputs\.[^\]]*)\]")
+from azsweep.spec import LEGACY_REFERENCE, OPTIONAL_BLOCK, REFERENCE, SweepSpec
 
 
 def format_value(value: Any) -> str:
@@ -26,20 +24,23 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def render_command(spec: SweepSpec, params: Mapping[str, Any], inputs: Mapping[str, str],
-                   outputs: Mapping[str, Path]) -> str:
+def render_command(template: str, params: Mapping[str, Any], inputs: Mapping[str, str | None],
+                   outputs: Mapping[str, str | Path]) -> str:
     """``trial.command`` with ``${{search_space.x}}``, ``${{inputs.x}}`` and ``${{outputs.x}}`` substituted.
 
-    Every value is shell-quoted, so a Choice value like ``a; touch pwned`` stays one argument.
+    The one renderer: trials run what it returns, and ``show`` prints the best trial's command with it.
+    Every value is shell-quoted, so a Choice value like ``a; touch pwned`` stays one argument; a
+    sampled value is written by ``format_value`` (text read back from MLflow stays as it is).
     ``[... ${{inputs.x}}]`` optional blocks are kept without brackets when x is given, dropped otherwise.
     """
-    command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", spec.trial.command)
+    command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", template)
 
     def optional(m: re.Match[str]) -> str:
-        names = [r.group(2) for r in REFERENCE.finditer(m.group(1)) if r.group(1) == "inputs"]
-        return m.group(1) if all(inputs.get(n) is not None for n in names) else ""
+        block = m.group(0)[1:-1]  # without its brackets
+        names = [r.group(2) for r in REFERENCE.finditer(block) if r.group(1) == "inputs"]
+        return block if all(inputs.get(n) is not None for n in names) else ""
 
-    command = _OPTIONAL_BLOCK.sub(optional, command)
+    command = OPTIONAL_BLOCK.sub(optional, command)
 
     def substitute(m: re.Match[str]) -> str:
         family, name = m.group(1), m.group(2)

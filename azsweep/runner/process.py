@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+KILL_GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL of a trial
 _IGNORE = shutil.ignore_patterns("__pycache__", ".git", ".azsweep", "mlruns", "*.pyc")
 
 
@@ -24,6 +25,60 @@ def snapshot(code: Path | None, destination: Path) -> Path:
     else:
         destination.mkdir(parents=True, exist_ok=True)
     return destination
+
+
+def exit_reason(code: int | None) -> str:
+    """How a trial process ended, in words."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (to tell a process from a later one that reuses its pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":
+        return None
+    return fields[19]  # field 22 of /proc/<pid>/stat, counted after the command name
+
+
+def same_process_alive(pid: int | None, start_time: str | None) -> bool:
+    return pid is not None and start_time is not None and process_start_time(pid) == start_time
+
+
+def leftover_groups(*markers: str) -> set[int]:
+    """Process groups with a live process whose environment holds every one of ``markers`` (``NAME=value``).
+
+    After a crash of the driver, this finds what its trials left running — whether or not the journal got
+    to record their pids, and even when a group's leader is gone while its children live on. The marker
+    makes sure an unrelated process that reuses a pid is never touched.
+    """
+    groups = set()
+    needles = [marker.encode() + b"\0" for marker in markers]
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+            if fields[0] == "Z":
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                environ = b"\0" + f.read() + b"\0"
+                if all(b"\0" + needle in environ for needle in needles):
+                    groups.add(int(fields[2]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return groups
 
 
 class TrialProcess:
@@ -88,3 +143,24 @@ class TrialProcess:
     def reap_group(self) -> None:
         """After the trial exited by itself: end anything it left running in its group."""
         self._signal_group(signal.SIGKILL)
+
+
+class ProcessLauncher:
+    """Starts each trial as ``bash -c COMMAND`` in its own process group (the production ``Launcher``)."""
+
+    def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> TrialProcess:
+        return TrialProcess(command, cwd=cwd, env=env, log_path=log_path)
+
+    def stop_leftovers(self, sweep_name: str, home: Path) -> None:
+        """End every process group a stopped driver's trials of this sweep (in this home) left running.
+
+        Found by the trials' environment (``AZSWEEP_SWEEP_NAME`` and ``AZSWEEP_HOME``), so the trials of a
+        sweep with the same name in another home are never touched.
+        """
+        groups = leftover_groups(f"AZSWEEP_SWEEP_NAME={sweep_name}", f"AZSWEEP_HOME={home}")
+        leftovers = [TrialProcess.adopt(pgid) for pgid in groups]
+        for process in leftovers:
+            process.terminate()
+        for process in leftovers:
+            process.stop(KILL_GRACE_SECONDS)
+

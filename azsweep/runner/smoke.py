@@ -14,9 +14,10 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from azsweep.spec import Limits
+from azsweep.runner.process import exit_reason
+from azsweep.runner.record import JobStatus, SweepRecord
+from azsweep.spec import Limits, Policy, SweepSpec
 
 SMOKE_TRIALS = 2
 SMOKE_CONCURRENT_TRIALS = 2
@@ -32,28 +33,24 @@ def smoke_limits(limits: Limits) -> Limits:
     return replace(limits, trial_timeout=trial_timeout, timeout=timeout)
 
 
-def apply_smoke(prepared: Any) -> None:
-    """Shorten a prepared sweep's timeouts, and record that it is a smoke run in its ``definition.json`` overrides."""
-    limits = smoke_limits(prepared.spec.limits)
-    policy = prepared.spec.policy
-    prepared.spec = replace(prepared.spec, limits=limits, policy=None)  # each trial runs its whole command
-    prepared.overrides = {**(prepared.overrides or {}), "smoke": True, "trial_timeout": limits.trial_timeout,
-                          "timeout": limits.timeout}
+def smoke_note(spec: SweepSpec, policy: Policy | None) -> str:
+    """The one line that says what a smoke run changed (``policy``: the sweep's own, switched off)."""
+    limits = spec.limits
     off = f", early_termination ({policy.kind}) off" if policy is not None else ""
-    prepared.notes.append(f"smoke run: {limits.max_total_trials} trial(s), {prepared.max_concurrent} at once, "
-                          f"trial_timeout {limits.trial_timeout:g} s, timeout {limits.timeout:g} s{off}; each trial must "
-                          f"run its command and log {prepared.spec.objective.primary_metric!r}")
+    return (f"smoke run: {limits.max_total_trials} trial(s), {limits.max_concurrent_trials} at once, trial_timeout "
+            f"{limits.trial_timeout:g} s, timeout {limits.timeout:g} s{off}; each trial must run its command and log "
+            f"{spec.objective.primary_metric!r}")
 
 
-def smoke_problems(record: Any, metric: str, metric_names: Callable[[str], list[str]],
+def smoke_problems(record: SweepRecord, metric: str, metric_names: Callable[[str], list[str]],
                    trial_timeout: float | None = None) -> list[str]:
     """One line per trial that crashed or never logged ``metric`` (empty: the smoke run passed)."""
     problems = []
     for trial in record.trials:
-        log = Path(trial.workdir) / "user_logs" / "std_log.txt" if trial.workdir else None
+        log = trial.log
         where = f"; log: {log}" if log else ""
-        if trial.status == "Failed":
-            how = _exit(trial.exit_code)
+        if trial.status == JobStatus.FAILED:
+            how = exit_reason(trial.exit_code)
             before = f" before logging {metric!r}" if trial.score is None else ""
             last = _last_line(log)
             said = f": {last}" if last else ""
@@ -61,7 +58,7 @@ def smoke_problems(record: Any, metric: str, metric_names: Callable[[str], list[
         elif trial.score is None:
             logged = ", ".join(metric_names(trial.run_id)) or "no metrics"
             within = ""
-            if trial.status == "Canceled":
+            if trial.status == JobStatus.CANCELED:
                 within = (f" within the smoke trial_timeout of {trial_timeout:g} s" if trial_timeout and "timeout" in
                           trial.reason else f" before it was canceled ({trial.reason or 'canceled'})")
             problems.append(f"smoke: trial {trial.name} never logged the primary metric {metric!r}{within} (it logged: "
@@ -70,19 +67,6 @@ def smoke_problems(record: Any, metric: str, metric_names: Callable[[str], list[
     if not record.trials:
         problems.append(f"smoke: no trial ran ({record.message or record.status})")
     return problems
-
-
-def _exit(code: int | None) -> str:
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        import signal
-
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 def _last_line(log: Path | None) -> str:
@@ -97,7 +81,8 @@ def _last_line(log: Path | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def verdict(source: str, record: Any, spec: Any, metric_names: Callable[[str], list[str]]) -> tuple[bool, list[str]]:
+def verdict(source: str, record: SweepRecord, spec: SweepSpec,
+            metric_names: Callable[[str], list[str]]) -> tuple[bool, list[str]]:
     """(passed, lines to print): one error line per problem, or one ``ok`` line."""
     metric = spec.objective.primary_metric
     problems = smoke_problems(record, metric, metric_names, spec.limits.trial_timeout)

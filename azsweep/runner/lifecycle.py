@@ -1,0 +1,129 @@
+"""One run lifecycle for every way a sweep is run: ``azsweep run``, the driver behind ``LocalClient``.
+
+``run_prepared`` starts the sweep (or recovers it after a stop), runs the loop with the given seams,
+turns signals into a cancel of the sweep, and returns the final record. ``launch_background`` starts
+the same lifecycle in a detached driver process (``python -m azsweep.runner.driver``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from azsweep.runner import tracking as tags
+from azsweep.runner.journal import Journal
+from azsweep.runner.layout import SweepFolder
+from azsweep.runner.loop import EventHandler, Launcher, SweepRunner, SweepState, TrackingStore, sweep_sampler
+from azsweep.runner.prepare import PreparedSweep
+from azsweep.runner.process import ProcessLauncher, process_start_time, snapshot
+from azsweep.runner.record import JobStatus, SweepRecord
+from azsweep.runner.recovery import recover
+from azsweep.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a signal does to a running sweep: cancel it with ``reason``; ``resumable`` when it is an interruption."""
+
+    reason: str
+    resumable: bool = False
+
+
+INTERRUPT = Cancel("terminated (SIGTERM)", resumable=True)  # ``azsweep run``: SIGTERM interrupts, --resume continues
+
+
+def run_prepared(prepared: PreparedSweep, *, on_event: EventHandler | None = None, tracker: TrackingStore | None = None,
+                 launcher: Launcher | None = None, signals: dict[int, Cancel] | None = None) -> tuple[SweepRecord, SweepRunner]:
+    """Run ``prepared`` to its end: start it (or continue it, when ``prepared.resume``), loop, record.
+
+    ``signals`` maps signal numbers to what they do while the sweep runs (default: SIGTERM interrupts).
+    KeyboardInterrupt propagates after every trial is stopped and the record written.
+    Returns the final record and the runner (``runner.resumable`` tells an interruption from a cancel).
+    """
+    from azsweep.runner.tracking import Tracker
+
+    prepared.write_definition()
+    store: TrackingStore = tracker or Tracker.for_settings(prepared.settings, prepared.tracking_uri)
+    launcher = launcher or ProcessLauncher()
+    state = recover(prepared.spec, prepared.folder, tracker=store, launcher=launcher) if prepared.resume else None
+    if state is None:
+        state = start(prepared.spec, prepared.folder, store)
+    runner = SweepRunner(prepared.spec, state, folder=prepared.folder, inputs=prepared.inputs, tracker=store,
+                         launcher=launcher, on_event=on_event)
+    with _signals_cancel(runner, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
+        record = runner.run()
+    return record, runner
+
+
+def start(spec: SweepSpec, folder: SweepFolder, tracker: TrackingStore) -> SweepState:
+    """A new sweep: its experiment, parent run, snapshot of the code and first record."""
+    folder.root.mkdir(parents=True, exist_ok=True)
+    experiment_name = spec.experiment_name or spec.base_dir.name or "Default"
+    experiment_id = tracker.experiment_id(experiment_name)
+    run_tags = {tags.PRIMARY_METRIC_TAG: spec.objective.primary_metric, tags.GOAL_TAG: spec.objective.goal,
+                tags.FOLDER_TAG: str(folder.root)}
+    if spec.display_name:
+        run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
+    run_tags.update({k: str(v) for k, v in spec.tags.items()})
+    parent = tracker.start_parent(experiment_id, folder.name, run_tags)
+    seed = sweep_sampler(spec, spec.algorithm.seed).seed  # a fresh seed when the definition has none, recorded
+    grid = spec.algorithm.kind == "grid"
+    limits = spec.limits
+    tracker.log_params(parent, {
+        "sampling_algorithm": spec.algorithm.kind, "seed": "" if grid else seed,
+        "primary_metric": spec.objective.primary_metric, "goal": spec.objective.goal,
+        "max_total_trials": limits.max_total_trials, "max_concurrent_trials": limits.max_concurrent_trials,
+    })
+    record = SweepRecord(
+        name=folder.name, status=JobStatus.RUNNING, experiment_name=experiment_name, experiment_id=experiment_id,
+        parent_run_id=parent, tracking_uri=tracker.uri, primary_metric=spec.objective.primary_metric,
+        goal=spec.objective.goal, algorithm=spec.algorithm.kind, seed=None if grid else seed,
+        max_total_trials=limits.max_total_trials, max_concurrent_trials=limits.max_concurrent_trials,
+    )
+    snapshot(code_dir(spec), folder.snapshot)
+    Journal(folder.journal).append("sweep_started", parent_run_id=parent, experiment_id=experiment_id,
+                                   experiment_name=experiment_name, seed=seed, driver_pid=os.getpid(),
+                                   driver_start=process_start_time(os.getpid()))
+    record.save(folder)
+    return SweepState(record=record, seed=seed)
+
+
+def code_dir(spec: SweepSpec) -> Path | None:
+    """``trial.code`` as a local path (relative to the definition's folder)."""
+    code = spec.trial.code
+    if not code:
+        return None
+    path = Path(code[len("file://"):] if code.startswith("file://") else code)
+    return path if path.is_absolute() else spec.base_dir / path
+
+
+@contextmanager
+def _signals_cancel(runner: SweepRunner, signals: dict[int, Cancel]) -> Iterator[None]:
+    """While the sweep runs, each of ``signals`` cancels it (only the main thread can take signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_, c=cancel: runner.cancel(c.reason, resumable=c.resumable))
+                for sig, cancel in signals.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def launch_background(prepared: PreparedSweep) -> Path:
+    """Start the sweep in a detached driver process (it outlives the caller, like an Azure job)."""
+    folder = prepared.folder
+    prepared.write_definition()
+    command = [sys.executable, "-m", "azsweep.runner.driver", str(folder.root)]
+    with open(folder.driver_log, "ab") as log:
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return folder.root

@@ -1,0 +1,402 @@
+"""The run loop of a local sweep: proposes trials, launches them, enforces limits, applies the policy.
+
+``SweepRunner`` is built with its state (a new sweep's, or one recovered after a stop) and its two
+side-effect seams: a ``Launcher`` that starts trial processes and a ``TrackingStore`` (MLflow in
+production, in memory in the loop's unit tests). Each state change is written to the journal, to
+MLflow and to ``sweep.json`` as it happens.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from azsweep.policies import make_policy
+from azsweep.runner import tracking as tags
+from azsweep.runner.command import render_command, trial_environment
+from azsweep.runner.inputs import ResolvedInputs
+from azsweep.runner.journal import Journal
+from azsweep.runner.layout import SweepFolder
+from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, process_start_time, snapshot
+from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
+from azsweep.runner.tracking import RunState
+from azsweep.samplers import Observation, Sampler, make_sampler
+from azsweep.spec import SweepSpec, best_item, best_value
+
+POLL_SECONDS = 0.1
+METRIC_POLL_SECONDS = 1.0
+POLICY_POLL_SECONDS = 0.5  # a trial logging once a second is judged within about a second of the interval
+POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric value, say the policy cannot apply yet
+
+EventHandler = Callable[[str, SweepRecord, "Trial | None"], None]
+
+
+class Clock(Protocol):
+    """Time as the loop sees it (``SystemClock``; a fake clock in the loop's unit tests)."""
+
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+    time = staticmethod(time.time)  # last: the name shadows the module in this class body
+
+
+class TrialHandle(Protocol):
+    """A started trial: its process group."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+    def terminate(self) -> None: ...
+    def stop(self, grace: float) -> int: ...
+    def reap_group(self) -> None: ...
+
+
+class Launcher(Protocol):
+    """Starts trial commands (``process.ProcessLauncher``: bash in its own process group)."""
+
+    def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> TrialHandle: ...
+
+    def stop_leftovers(self, sweep_name: str, home: Path) -> None:
+        """End what a stopped driver's trials left running."""
+
+
+class TrackingStore(Protocol):
+    """What the loop writes to and reads from the tracking store (``tracking.Tracker``)."""
+
+    uri: str
+
+    def experiment_id(self, name: str) -> str: ...
+    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str: ...
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None: ...
+    def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
+                    params: Mapping[str, Any], attempt: int = 1) -> str: ...
+    def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None: ...
+    def set_running(self, run_id: str) -> None: ...
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+    def log_best(self, parent_id: str, best_run_id: str | None, score: float | None, metric: str) -> None: ...
+    def run_state(self, run_id: str) -> RunState: ...
+    def children(self, experiment_id: str, parent_id: str) -> list[RunState]: ...
+    def metric_values(self, run_id: str, key: str) -> list[float]: ...
+    def metric_names(self, run_id: str) -> list[str]: ...
+
+
+@dataclass
+class SweepState:
+    """Where a run of the loop starts from: a new sweep, or what ``recovery.recover`` rebuilt."""
+
+    record: SweepRecord
+    seed: int  # the sampler's seed, as recorded
+    requeued: list[int] = field(default_factory=list)  # interrupted trials to run again, same configuration
+    curves: dict[int, list[float]] = field(default_factory=dict)  # primary-metric values of finished trials
+    elapsed_before: float = 0.0  # seconds the sweep ran before this session
+
+
+def trial_seed(sweep_seed: int, index: int) -> int:
+    """``AZSWEEP_TRIAL_SEED``: from the sweep seed and the trial index only, so a trial's seed does not
+    depend on how many trials ran at once, or on stops and resumes."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([sweep_seed, index]).generate_state(1)[0])
+
+
+def sweep_sampler(spec: SweepSpec, seed: int | None) -> Sampler:
+    """The sweep's sampler, with ``seed`` (None: a fresh one, which the sampler records as ``.seed``)."""
+    return make_sampler(replace(spec.algorithm, seed=seed), spec.search_space, maximize=spec.objective.maximize)
+
+
+class SweepRunner:
+    """Runs one sweep to the end. ``on_event`` receives progress events (for displays)."""
+
+    def __init__(self, spec: SweepSpec, state: SweepState, *, folder: SweepFolder, inputs: ResolvedInputs,
+                 tracker: TrackingStore, launcher: Launcher, on_event: EventHandler | None = None,
+                 clock: Clock | None = None) -> None:
+        self.spec = spec
+        self.record = state.record
+        self.folder = folder
+        self.inputs = inputs
+        self.tracker = tracker
+        self.launcher = launcher
+        self.on_event: EventHandler = on_event or (lambda *_: None)
+        self.clock: Clock = clock or SystemClock()
+        self.objective = spec.objective
+        self.sampler = sweep_sampler(spec, state.seed)
+        self.concurrency = spec.limits.max_concurrent_trials
+        self.policy = make_policy(spec.policy, maximize=self.objective.maximize) if spec.policy else None
+        self.curves = dict(state.curves)  # primary-metric values per trial, as the policy sees them
+        self.judged: dict[int, int] = {}  # the last interval the policy looked at, per trial
+        self.processes: dict[int, TrialHandle] = {}
+        self.deadlines: dict[int, float] = {}
+        self.requeued = list(state.requeued)
+        self.elapsed_before = state.elapsed_before
+        self.journal = Journal(folder.journal)
+        self.cancel_reason: str | None = None
+        self.resumable = False  # the cancel is an interruption: a resume re-runs the trials it stopped
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def cancel(self, reason: str = "canceled by the user", *, resumable: bool = False) -> None:
+        """Ask the loop to stop every trial and end the sweep (safe from a signal handler).
+
+        ``resumable``: an interruption (Ctrl-C, SIGTERM of ``azsweep run``) rather than a cancel; the
+        trials it stops are re-run by a resume.
+        """
+        if self.cancel_reason is None:
+            self.cancel_reason, self.resumable = reason, resumable
+
+    def run(self) -> SweepRecord:
+        """Run to the end; on KeyboardInterrupt stop every trial, record, and re-raise."""
+        self.on_event("started", self.record, None)
+        started = self.clock.monotonic() - self.elapsed_before
+        timeout = self.spec.limits.timeout
+        next_metric_poll = 0.0
+        metric_poll = POLICY_POLL_SECONDS if self.policy else METRIC_POLL_SECONDS
+        try:
+            while True:
+                self._reap()
+                now = self.clock.monotonic()
+                if timeout is not None and now - started >= timeout and self.cancel_reason is None:
+                    self.cancel(f"the sweep reached its timeout of {timeout:g} s")
+                for index, deadline in list(self.deadlines.items()):
+                    if now >= deadline and index in self.processes:
+                        self._stop_trial(index, f"trial_timeout of {self.spec.limits.trial_timeout:g} s reached")
+                if self.cancel_reason is not None:
+                    self._stop_all(self.cancel_reason)
+                    break
+                if now >= next_metric_poll:
+                    self._poll_metrics()
+                    next_metric_poll = now + metric_poll
+                launched = self._launch()
+                if not self.processes and not launched:
+                    break
+                self.clock.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            self.cancel_reason, self.resumable = "interrupted (Ctrl-C)", True
+            self._stop_all(self.cancel_reason)
+            self._finish(JobStatus.CANCELED, self.cancel_reason)
+            raise
+        if self.cancel_reason is not None:
+            self._finish(JobStatus.CANCELED, self.cancel_reason)
+        else:
+            self._finish(*self._final_status())
+        return self.record
+
+    # -- trials ----------------------------------------------------------------------------------
+
+    def _history(self) -> list[Observation]:
+        return [Observation(t.params, t.score, t.status.sampler_state) for t in self.record.trials]
+
+    def _launch(self) -> int:
+        launched = 0
+        while self.requeued and len(self.processes) < self.concurrency:
+            index = self.requeued.pop(0)
+            trial = self.record.trials[index]
+            self._start_trial(index, trial.params, attempt=trial.attempt + 1)
+            launched += 1
+        while len(self.processes) < self.concurrency and len(self.record.trials) < self.spec.limits.max_total_trials:
+            history = self._history()
+            if self.sampler.is_exhausted(history):
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the sampler's notes (fallbacks) are reported below, once each
+                proposals = self.sampler.ask(history, 1)
+            for note in getattr(self.sampler, "notes", []):
+                line = f"sampler: {note}"
+                if line not in self.record.notes:
+                    self.record.notes.append(line)
+                    self.on_event("note", self.record, None)
+            if not proposals:
+                break
+            self._start_trial(len(self.record.trials), proposals[0])
+            launched += 1
+        return launched
+
+    def _start_trial(self, index: int, params: dict[str, Any], attempt: int = 1) -> None:
+        name = f"{self.name}_{index}"
+        self.journal.append("trial_proposed", index=index, params=params, attempt=attempt)
+        run_id = self.tracker.start_child(self.record.experiment_id, self.record.parent_run_id, self.name, index, params,
+                                          attempt=attempt)
+        self.journal.append("trial_run", index=index, run_id=run_id)
+        folder = self.folder.trial(name)
+        if attempt > 1 and folder.code.exists():
+            import shutil
+
+            shutil.rmtree(folder.code, ignore_errors=True)  # a fresh copy of the snapshot for the new attempt
+        cwd = snapshot(self.folder.snapshot, folder.code)
+        outputs = {k: folder.output(k) for k in self.spec.outputs}
+        for path in outputs.values():
+            path.mkdir(parents=True, exist_ok=True)
+        command = render_command(self.spec.trial.command, params, self.inputs.values, outputs)
+        env = dict(os.environ)
+        # the Python that runs azsweep comes first on the trial's PATH, so ``python`` is the one the run note names
+        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+        env.update(trial_environment(self.spec, params, self.inputs.literals))
+        env.update({
+            "MLFLOW_TRACKING_URI": self.tracker.uri, "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
+            "MLFLOW_RUN_ID": run_id, "AZUREML_RUN_ID": name, "AZSWEEP_SWEEP_NAME": self.name,
+            "AZSWEEP_HOME": str(self.folder.home),
+            "AZSWEEP_TRIAL_INDEX": str(index), "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        trial = Trial(index=index, name=name, params=params, run_id=run_id, workdir=str(folder.root), attempt=attempt,
+                      started=self.clock.time())
+        folder.command.write_text(command + "\n")
+        if index < len(self.record.trials):
+            self.record.trials[index] = trial
+        else:
+            self.record.trials.append(trial)
+        process = self.launcher.launch(command, cwd=cwd, env=env, log_path=folder.log)
+        self.processes[index] = process
+        self.journal.append("trial_started", index=index, pid=process.pid, process_start=process_start_time(process.pid))
+        if self.spec.limits.trial_timeout is not None:
+            self.deadlines[index] = self.clock.monotonic() + self.spec.limits.trial_timeout
+        self.record.save(self.folder)
+        self.on_event("trial_started", self.record, trial)
+
+    def _reap(self) -> None:
+        for index, process in list(self.processes.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            process.reap_group()
+            del self.processes[index]
+            self.deadlines.pop(index, None)
+            if code == 0:
+                self._record_end(index, JobStatus.COMPLETED, code, "")
+            else:
+                self._record_end(index, JobStatus.FAILED, code, exit_reason(code))
+
+    def _stop_trial(self, index: int, reason: str, extra_tags: Mapping[str, str] | None = None) -> None:
+        process = self.processes.pop(index)
+        self.deadlines.pop(index, None)
+        code = process.stop(KILL_GRACE_SECONDS)
+        self._record_end(index, JobStatus.CANCELED, code, reason, extra_tags)
+
+    def _stop_all(self, reason: str) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        deadline = self.clock.monotonic() + KILL_GRACE_SECONDS
+        while any(p.poll() is None for p in self.processes.values()) and self.clock.monotonic() < deadline:
+            self.clock.sleep(0.02)
+        for index in list(self.processes):
+            self._stop_trial(index, reason)
+
+    def _record_end(self, index: int, status: JobStatus, code: int | None, reason: str,
+                    extra_tags: Mapping[str, str] | None = None) -> None:
+        trial = self.record.trials[index]
+        trial.status, trial.exit_code, trial.reason, trial.ended = status, code, reason, self.clock.time()
+        self._update_score(trial)
+        run_tags = {tags.STATUS_TAG: status.value, **(extra_tags or {})}
+        if reason:
+            run_tags[tags.REASON_TAG] = reason
+        if trial.score is None:
+            logged = self.tracker.metric_names(trial.run_id)
+            note = (f"no value of the primary metric {self.objective.primary_metric!r} was logged "
+                    f"(logged: {', '.join(logged) or 'nothing'})")
+            run_tags[tags.NOTE_TAG] = note
+            trial.reason = f"{reason}; {note}" if reason else note
+        self.tracker.finish(trial.run_id, status, run_tags)
+        self.journal.append("trial_ended", index=index, status=status.value, exit_code=code, score=trial.score,
+                            intervals=trial.intervals, reason=trial.reason, stopped_by=trial.stopped_by,
+                            stopped_at=trial.stopped_at,
+                            interrupted=status == JobStatus.CANCELED and self.resumable and reason == self.cancel_reason)
+        self._update_best()
+        self.record.save(self.folder)
+        self.on_event("trial_ended", self.record, trial)
+
+    def _update_score(self, trial: Trial) -> None:
+        values = self.tracker.metric_values(trial.run_id, self.objective.primary_metric)
+        trial.intervals = len(values)
+        trial.score = best_value(values, self.objective.maximize)  # values logged after a stop still count
+        # the policy sees a stopped trial's curve as it was when it was stopped
+        self.curves[trial.index] = values[:trial.stopped_at] if trial.stopped_at else values
+
+    def _poll_metrics(self) -> None:
+        changed = False
+        for index in self.processes:
+            trial = self.record.trials[index]
+            before = trial.intervals
+            self._update_score(trial)
+            changed = changed or trial.intervals != before
+        if changed:
+            self._update_best()
+            self.record.save(self.folder)
+            self.on_event("metrics", self.record, None)
+        if self.policy is not None:
+            self._apply_policy()
+
+    def _apply_policy(self) -> None:
+        """Judge every interval each running trial has reached since the last look, in trial order."""
+        assert self.policy is not None
+        metric = self.objective.primary_metric
+        for index in sorted(self.processes):
+            trial = self.record.trials[index]
+            curve = self.curves.get(index, [])
+            if not curve:
+                waited = self.clock.time() - trial.started
+                if waited >= POLICY_WAIT_NOTE_SECONDS and index not in self.judged:
+                    self.judged[index] = 0
+                    note = (f"{trial.name}: early_termination ({self.policy.title}) cannot be applied yet: "
+                            f"no value of the primary metric {metric!r} logged after {waited:.0f} s")
+                    self.record.notes.append(note)
+                    self.on_event("note", self.record, trial)
+                continue
+            for k in range(self.judged.get(index, 0) + 1, len(curve) + 1):
+                self.judged[index] = k
+                if not self.policy.due(k):
+                    continue
+                others = [c for i, c in self.curves.items() if i != index]
+                reason = self.policy.judge(curve[:k], k, others)
+                if reason:
+                    trial.stopped_by, trial.stopped_at = self.policy.title, k
+                    self.curves[index] = curve[:k]
+                    self._stop_trial(index, f"{STOPPED_BY_POLICY}{reason}", {
+                        tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)})
+                    break
+
+    def _update_best(self) -> None:
+        best = best_trial(self.record.trials, self.objective.maximize)
+        if best is not None:
+            self.record.best_trial, self.record.best_score = best.name, best.score
+
+    def _final_status(self) -> tuple[JobStatus, str]:
+        if self.record.best_trial is None:
+            metric = self.objective.primary_metric
+            logged = sorted({name for t in self.record.trials if t.run_id for name in self.tracker.metric_names(t.run_id)})
+            return JobStatus.FAILED, (f"no trial logged the primary metric {metric!r}; the trials logged: "
+                                      f"{', '.join(logged) or 'no metrics at all'}")
+        return JobStatus.COMPLETED, ""
+
+    def _finish(self, status: JobStatus, message: str) -> None:
+        record = self.record
+        record.status, record.message, record.ended = status, message, self.clock.time()
+        best = record.best()
+        self.tracker.log_best(record.parent_run_id, best.run_id if best else None, record.best_score,
+                              record.primary_metric)
+        run_tags = {tags.STATUS_TAG: status.value}
+        if message:
+            run_tags[tags.MESSAGE_TAG] = message
+        if best is not None:
+            run_tags[tags.BEST_TRIAL_TAG] = best.name
+        self.tracker.finish(record.parent_run_id, status, run_tags)
+        self.journal.append("sweep_ended", status=status.value, message=message, resumable=self.resumable)
+        record.save(self.folder)
+        self.on_event("finished", record, None)
+
+
+def best_trial(trials: Sequence[Trial], maximize: bool) -> Trial | None:
+    """The trial with the best score; ties go to the earlier trial."""
+    return best_item(trials, score=lambda t: t.score, maximize=maximize)

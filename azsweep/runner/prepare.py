@@ -1,0 +1,163 @@
+"""From a definition to a sweep ready to run: checked, local overrides applied, inputs made local.
+
+``prepare`` is the one place where local-only overrides (limits, concurrency, inputs, smoke) turn
+the user's spec into the effective one; the effective spec is recorded in ``definition.json``, so
+a resumed sweep runs exactly what its first start ran.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from azsweep.errors import ArgumentError, DefinitionError, InvalidValue
+from azsweep.runner import smoke as smoke_run
+from azsweep.runner.inputs import ResolvedInputs, absolute_overrides, resolve_inputs
+from azsweep.runner.journal import Journal
+from azsweep.runner.layout import Settings, SweepFolder
+from azsweep.runner.record import RecordedDefinition, effective_props
+from azsweep.spec import SweepSpec, check_max_total_trials
+
+_ADJECTIVES = ("amber", "brave", "calm", "eager", "gentle", "happy", "keen", "lucid", "mellow", "nimble", "quiet", "witty")
+_NOUNS = ("ant", "bee", "crane", "dolphin", "falcon", "heron", "lynx", "otter", "panda", "raven", "tiger", "wren")
+
+
+def new_name() -> str:
+    """An Azure-style job name, e.g. ``keen_otter_3k9x2m7q``."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return (f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_"
+            f"{''.join(secrets.choice(alphabet) for _ in range(8))}")
+
+
+@dataclass
+class PreparedSweep:
+    """A checked definition with the local overrides applied, ready to run."""
+
+    settings: Settings
+    folder: SweepFolder
+    definition: RecordedDefinition  # what is (or was) recorded in definition.json
+    spec: SweepSpec  # the effective spec: every local override applied
+    inputs: ResolvedInputs
+    notes: list[str]
+    resume: bool = False  # continue the recorded sweep of this name
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.definition.tracking_uri or self.settings.tracking_uri
+
+    @property
+    def smoke(self) -> bool:
+        return bool(self.definition.overrides.get("smoke"))
+
+    @property
+    def finished(self) -> bool:
+        """A resumed sweep that had already ended."""
+        events = Journal(self.folder.journal).read()
+        last = events[-1] if events else {}
+        return self.resume and last.get("event") == "sweep_ended" and not last.get("resumable")
+
+    def write_definition(self) -> None:
+        """Record ``definition.json`` (a new sweep only: a resumed one keeps what it started with)."""
+        if not self.resume:
+            self.definition.write(self.folder)
+
+
+def prepare(definition: Any, *, settings: Settings | None = None, name: str | None = None,
+            max_total_trials: int | None = None, max_concurrent_trials: int | None = None,
+            inputs: Mapping[str, str] | None = None, resume: bool = False, smoke: bool = False) -> PreparedSweep:
+    """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
+
+    With ``resume`` and an existing sweep of that name, the recorded effective definition is used,
+    with every override its first start had. ``smoke``: 2 trials (2 at once) unless given, short
+    timeouts and no early termination (``smoke.py``).
+    """
+    from azsweep.definition import load_spec
+
+    settings = settings or Settings.resolve()
+    if resume and name and settings.folder(name).definition.exists():
+        return prepare_recorded(settings.folder(name), definition=definition, settings=settings)
+    spec, d = load_spec(definition)
+    if spec is None or d.props is None:
+        raise DefinitionError(d.problems, d.source)
+    notes = [f"{d.source}: {p}" for p in d.problems if p.severity == "warning"]
+    if smoke:
+        max_total_trials = max_total_trials or smoke_run.SMOKE_TRIALS
+        max_concurrent_trials = max_concurrent_trials or smoke_run.SMOKE_CONCURRENT_TRIALS
+    limits = spec.limits
+    if max_total_trials is not None:
+        try:
+            max_total_trials = check_max_total_trials(max_total_trials, "max_total_trials", integer_only=True)
+        except InvalidValue as exc:
+            raise ArgumentError("{arg}: " + exc.message, argument="max_total_trials") from None
+        limits = replace(limits, max_total_trials=max_total_trials,
+                         max_concurrent_trials=min(limits.max_concurrent_trials, max_total_trials))
+    if max_concurrent_trials is not None:
+        if isinstance(max_concurrent_trials, bool) or not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1:
+            raise ArgumentError(f"{{arg}}: must be an integer >= 1 (got {max_concurrent_trials!r})",
+                                argument="max_concurrent_trials")
+        limits = replace(limits, max_concurrent_trials=max_concurrent_trials)
+    else:
+        cpus = os.cpu_count() or 1
+        if limits.max_concurrent_trials > cpus:
+            notes.append(f"note: running {cpus} trials at once (this machine's CPU count) instead of "
+                         f"max_concurrent_trials={limits.max_concurrent_trials}; raise it with the local "
+                         "max_concurrent_trials override (azsweep run --max-concurrent-trials)")
+            limits = replace(limits, max_concurrent_trials=cpus)
+    spec = replace(spec, limits=limits)
+    overrides: dict[str, Any] = {k: v for k, v in (("max_total_trials", max_total_trials),
+                                                   ("max_concurrent_trials", max_concurrent_trials)) if v is not None}
+    if smoke:
+        policy = spec.policy
+        spec = replace(spec, limits=smoke_run.smoke_limits(spec.limits), policy=None)  # each trial runs its command
+        overrides.update(smoke=True, trial_timeout=spec.limits.trial_timeout, timeout=spec.limits.timeout)
+        notes.append(smoke_run.smoke_note(spec, policy))
+    if spec.trial.environment:
+        notes.append(f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
+                     f"environment ({sys.executable})")
+    name = name or spec.name or new_name()
+    folder = settings.folder(name)
+    if folder.exists():
+        raise ArgumentError(f"a local sweep named {name!r} already exists in {folder.root.parent}; continue it with "
+                            "{give} or choose another {arg}", argument="name", give="resume=True")
+    input_overrides = absolute_overrides(inputs)
+    resolved = resolve_inputs(spec, input_overrides, folder.inputs)  # input errors surface here, before anything starts
+    if input_overrides:
+        overrides["inputs"] = dict(input_overrides)
+    recorded = RecordedDefinition(
+        name=name, props=d.props, effective=effective_props(d.props, spec), base_dir=str(spec.base_dir),
+        source_path=str(d.path.resolve()) if d.path else None, overrides=overrides, input_overrides=input_overrides,
+        input_values=dict(resolved.values), tracking_uri=settings.tracking_uri, home=str(settings.home),
+    )
+    return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
+
+
+def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: Settings | None = None) -> PreparedSweep:
+    """The recorded sweep in ``folder``, to resume (or to run, in the detached driver): its effective spec."""
+    from azsweep.definition import load_spec
+
+    recorded = RecordedDefinition.load(folder)
+    if recorded is None:
+        raise ArgumentError(f"{{arg}}: no local sweep named {folder.name!r} with a recorded definition in "
+                            f"{folder.root.parent}", argument="name")
+    settings = settings or Settings(home=folder.home, tracking_uri=recorded.tracking_uri)
+    spec = recorded.spec()
+    notes: list[str] = []
+    if definition is not None:
+        try:
+            _, d = load_spec(definition)
+            if d.props is not None and d.props != recorded.props:
+                notes.append(f"note: {d.source} differs from the definition sweep {folder.name!r} started with; "
+                             "resuming the recorded definition")
+        except Exception:  # the recorded definition is what counts
+            pass
+    resolved = resolve_inputs(spec, recorded.input_overrides, folder.inputs)
+    return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes,
+                         resume=True)

@@ -1,0 +1,249 @@
+"""The MLflow side of a local sweep: experiment, parent run, one child run per trial, best trial.
+
+The only module of azsweep that imports mlflow, and the one home of the tag names azsweep writes.
+The store is given by the caller (``Settings.tracking_uri``: the user's ``MLFLOW_TRACKING_URI``,
+else a SQLite store in the home folder). Every call retries briefly while a SQLite store is locked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from azsweep.runner.command import format_value
+from azsweep.runner.layout import Settings, SweepFolder
+from azsweep.runner.record import JobStatus, SweepRecord, Trial
+
+# tags on the parent run (the sweep)
+SWEEP_TAG = "azsweep.sweep"  # the sweep name
+RUN_TYPE_TAG = "azureml.runType"  # "sweep", as Azure tags a sweep's run
+DISPLAY_NAME_TAG = "azureml.displayName"
+PRIMARY_METRIC_TAG = "azsweep.primary_metric"
+GOAL_TAG = "azsweep.goal"
+FOLDER_TAG = "azsweep.folder"  # the sweep's local folder
+MESSAGE_TAG = "azsweep.message"
+BEST_TRIAL_TAG = "azsweep.best_trial"
+BEST_CHILD_TAG = "best_child_run_id"  # Azure's names for the best trial and its score
+SCORE_TAG = "score"
+BEST_METRIC_STATUS_TAG = "best_metric_status"
+# tags on a child run (a trial)
+PARENT_TAG = "mlflow.parentRunId"
+TRIAL_TAG = "azsweep.trial"  # the trial index
+ATTEMPT_TAG = "azsweep.attempt"
+REASON_TAG = "azsweep.reason"
+NOTE_TAG = "azsweep.note"
+STOPPED_BY_TAG = "azsweep.stopped_by"
+STOPPED_AT_TAG = "azsweep.stopped_at_interval"
+# on both
+STATUS_TAG = "azsweep.status"  # a JobStatus value
+
+T = TypeVar("T")
+
+
+def _retry(fn: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
+    """Call an MLflow client method, retrying briefly when the store is busy (SQLite locks)."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run as the runner needs it back: its id, MLflow status and tags."""
+
+    run_id: str
+    status: str  # MLflow's: RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
+    tags: Mapping[str, str]
+
+
+class Tracker:
+    """Writes a sweep's record into an MLflow tracking store, and reads it back."""
+
+    def __init__(self, uri: str | None = None, *, artifact_root: Path | None = None) -> None:
+        if uri is None:
+            settings = Settings.resolve()
+            uri, artifact_root = settings.tracking_uri, settings.artifacts
+        self.uri = uri
+        self.artifact_root = artifact_root
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, uri: str | None = None) -> Tracker:
+        """The store of ``settings`` (or ``uri``, a sweep's recorded store)."""
+        return cls(uri or settings.tracking_uri, artifact_root=settings.artifacts)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def experiment_id(self, name: str) -> str:
+        found = _retry(self.client.get_experiment_by_name, name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.uri.startswith("sqlite:") and self.artifact_root is not None:
+            location = self.artifact_root.as_uri()
+        try:
+            return str(_retry(self.client.create_experiment, name, artifact_location=location))
+        except Exception:  # created concurrently by another sweep
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str:
+        run = _retry(self.client.create_run, experiment_id, run_name=sweep_name,
+                     tags={SWEEP_TAG: sweep_name, RUN_TYPE_TAG: "sweep", **tags})
+        return str(run.info.run_id)
+
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Log params as text (sampled values as ``format_value`` writes them, cut to MLflow's limit)."""
+        from mlflow.entities import Param
+
+        params = [Param(k, format_value(v)[:6000]) for k, v in values.items()]
+        _retry(self.client.log_batch, run_id, params=params)
+
+    def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
+                    params: Mapping[str, Any], attempt: int = 1) -> str:
+        tags = {PARENT_TAG: parent_id, SWEEP_TAG: sweep_name, TRIAL_TAG: str(index)}
+        if attempt > 1:
+            tags[ATTEMPT_TAG] = str(attempt)
+        run = _retry(self.client.create_run, experiment_id, run_name=f"{sweep_name}_{index}", tags=tags)
+        self.log_params(run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None:
+        """Tag the run and end it with the MLflow status of ``status``."""
+        self.set_tags(run_id, tags or {})
+        _retry(self.client.set_terminated, run_id, status.mlflow)
+
+    def set_running(self, run_id: str) -> None:
+        """Reopen a run (a resumed sweep's parent)."""
+        _retry(self.client.update_run, run_id, status="RUNNING")
+        self.set_tags(run_id, {STATUS_TAG: JobStatus.RUNNING.value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            _retry(self.client.set_tag, run_id, key, value)
+
+    def log_best(self, parent_id: str, best_run_id: str | None, score: float | None, metric: str) -> None:
+        """Mark the best trial on the parent as Azure does (``best_child_run_id``, ``score``)."""
+        if best_run_id is None or score is None:
+            self.set_tags(parent_id, {BEST_METRIC_STATUS_TAG: "NotAvailable"})
+            return
+        self.set_tags(parent_id, {BEST_CHILD_TAG: best_run_id, SCORE_TAG: repr(score), BEST_METRIC_STATUS_TAG: "Succeeded"})
+        if math.isfinite(score):
+            _retry(self.client.log_metric, parent_id, f"best_child_by_primary_metric.{metric}", score)
+
+    def log_artifacts(self, run_id: str, paths: Iterable[Path], artifact_path: str) -> None:
+        for path in paths:
+            _retry(self.client.log_artifact, run_id, str(path), artifact_path=artifact_path)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def run_state(self, run_id: str) -> RunState:
+        run = _retry(self.client.get_run, run_id)
+        return RunState(run.info.run_id, run.info.status, dict(run.data.tags))
+
+    def children(self, experiment_id: str, parent_id: str) -> list[RunState]:
+        """Every child run of ``parent_id``."""
+        runs = _retry(self.client.search_runs, [experiment_id], f"tags.`{PARENT_TAG}` = '{_quote(parent_id)}'",
+                      max_results=50000)
+        return [RunState(r.info.run_id, r.info.status, dict(r.data.tags)) for r in runs]
+
+    def metric_values(self, run_id: str, key: str) -> list[float]:
+        """Every value logged for ``key``, in logging order (one value = one interval)."""
+        return [value for value, _ in self.metric_history(run_id, key)]
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[float, float]]:
+        """(value, timestamp in ms) for every value logged for ``key``, in logging order."""
+        history = _retry(self.client.get_metric_history, run_id, key)
+        history = sorted(history, key=lambda m: (m.timestamp, m.step))
+        return [(m.value, m.timestamp) for m in history]
+
+    def metric_names(self, run_id: str) -> list[str]:
+        return sorted(_retry(self.client.get_run, run_id).data.metrics)
+
+    def read_sweep(self, name: str, best: Callable[[list[float], bool], float | None]) -> SweepRecord | None:
+        """The sweep ``name`` as MLflow records it (parent run tagged with the name, and its child runs).
+
+        Trial params are the recorded text; each trial's score is ``best(values, maximize)`` of its
+        primary-metric values. Attempts a stop of the driver interrupted are listed in ``interrupted``.
+        """
+        experiments = [e.experiment_id for e in _retry(self.client.search_experiments)]
+        if not experiments:
+            return None
+        query = f"tags.`{SWEEP_TAG}` = '{_quote(name)}' and tags.`{RUN_TYPE_TAG}` = 'sweep'"
+        parents = _retry(self.client.search_runs, experiments, query, max_results=5)
+        if not parents:
+            return None
+        parent = parents[0]
+        tags = parent.data.tags
+        params = parent.data.params
+        metric = tags.get(PRIMARY_METRIC_TAG, "")
+        goal = tags.get(GOAL_TAG, "minimize")
+        children = _retry(self.client.search_runs, [parent.info.experiment_id],
+                          f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'", max_results=50000)
+        trials: list[Trial] = []
+        interrupted: list[str] = []
+        for run in children:
+            ctags = run.data.tags
+            if ctags.get(STATUS_TAG) == JobStatus.INTERRUPTED.value:  # an attempt cut short; it was run again
+                interrupted.append(run.info.run_id)
+                continue
+            values = self.metric_values(run.info.run_id, metric) if metric else []
+            reason = "; ".join(x for x in (ctags.get(REASON_TAG, ""), ctags.get(NOTE_TAG, "")) if x)
+            stopped_at = ctags.get(STOPPED_AT_TAG)
+            trials.append(Trial(
+                index=int(ctags.get(TRIAL_TAG, -1)), name=run.info.run_name, params=dict(run.data.params),
+                run_id=run.info.run_id, status=JobStatus.from_mlflow(run.info.status), score=best(values, goal == "maximize"),
+                intervals=len(values), reason=reason, started=run.info.start_time / 1000,
+                ended=run.info.end_time / 1000 if run.info.end_time else None, stopped_by=ctags.get(STOPPED_BY_TAG),
+                stopped_at=int(stopped_at) if stopped_at else None, attempt=int(ctags.get(ATTEMPT_TAG, 1)),
+                workdir=_trial_folder(tags.get(FOLDER_TAG), run.info.run_name),
+            ))
+        trials.sort(key=lambda t: t.index)
+        if parent.info.status == "RUNNING":
+            status = JobStatus.RUNNING
+        else:
+            status = JobStatus(tags[STATUS_TAG]) if tags.get(STATUS_TAG) in JobStatus._value2member_map_ else \
+                JobStatus.from_mlflow(parent.info.status)
+        score = tags.get(SCORE_TAG)
+        best_id = tags.get(BEST_CHILD_TAG)
+        seed = params.get("seed")
+        return SweepRecord(
+            name=name, status=status, experiment_name=_retry(self.client.get_experiment, parent.info.experiment_id).name,
+            experiment_id=parent.info.experiment_id, parent_run_id=parent.info.run_id, tracking_uri=self.uri,
+            primary_metric=metric, goal=goal, algorithm=params.get("sampling_algorithm", ""),
+            seed=int(seed) if seed and seed.isdigit() else None,
+            max_total_trials=int(params.get("max_total_trials", len(trials))),
+            max_concurrent_trials=int(params.get("max_concurrent_trials", 1)), pid=0,
+            started=parent.info.start_time / 1000, ended=parent.info.end_time / 1000 if parent.info.end_time else None,
+            message=tags.get(MESSAGE_TAG, ""), best_trial=next((t.name for t in trials if t.run_id == best_id), None),
+            best_score=float(score) if score else None, trials=trials, interrupted=interrupted,
+        )
+
+    def folder_of(self, record: SweepRecord) -> SweepFolder | None:
+        """The local folder tagged on the sweep's parent run."""
+        root = self.run_state(record.parent_run_id).tags.get(FOLDER_TAG)
+        return SweepFolder.at(root) if root else None
+
+
+def _trial_folder(sweep_folder: str | None, trial_name: str) -> str:
+    return str(SweepFolder.at(sweep_folder).trial(trial_name).root) if sweep_folder else ""
+
+
+def _quote(value: str) -> str:
+    """A value inside a single-quoted MLflow search string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,112 @@
+"""The value objects of a checked sweep spec."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from azsweep.space import SearchSpace
+from azsweep.spec import _score
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """``kind`` is random, sobol, grid or bayesian; ``seed`` None means pick one and record it."""
+
+    kind: str
+    seed: int | None = None
+    log_base: float = math.e
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The primary metric and its goal; the scoring helpers apply the goal's direction."""
+
+    goal: str  # "minimize" | "maximize"
+    primary_metric: str
+
+    @property
+    def maximize(self) -> bool:
+        return self.goal == "maximize"
+
+    def better(self, a: float | None, b: float | None) -> bool:
+        """``azsweep.spec.better`` for this goal: a strictly better than b (b None: a is better)."""
+        return _score.better(a, b, self.maximize)
+
+    def best(self, values: Iterable[float]) -> float | None:
+        """``azsweep.spec.best_value`` for this goal: a curve's best value, NaN ignored."""
+        return _score.best_value(values, self.maximize)
+
+    def ranked(self, items: Iterable[T], *, score: Callable[[T], float | None] | None = None) -> list[T]:
+        """``azsweep.spec.ranked`` for this goal: best first, ties in order, unscored last."""
+        return _score.ranked(items, score=score, maximize=self.maximize)
+
+    def best_item(self, items: Iterable[T], *, score: Callable[[T], float | None] | None = None) -> T | None:
+        """``azsweep.spec.best_item`` for this goal: the best scored item, the earlier on a tie."""
+        return _score.best_item(items, score=score, maximize=self.maximize)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total_trials: int
+    max_concurrent_trials: int
+    timeout: float | None = None  # seconds
+    trial_timeout: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An early-termination policy; ``kind`` is bandit, median_stopping or truncation_selection."""
+
+    kind: str
+    evaluation_interval: int = 1
+    delay_evaluation: int = 0
+    slack_factor: float | None = None
+    slack_amount: float | None = None
+    truncation_percentage: int | None = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A job input: a literal ``value`` or a ``uri_file`` / ``uri_folder`` / ... ``path``."""
+
+    type: str
+    value: str | None = None
+    path: str | None = None
+    mode: str | None = None
+
+    @property
+    def literal(self) -> bool:
+        return self.type == "literal"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    command: str
+    code: str | None = None
+    environment: str | None = None
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    search_space: SearchSpace
+    algorithm: Algorithm
+    objective: Objective
+    limits: Limits
+    trial: TrialSpec
+    policy: Policy | None = None
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name -> output type
+    name: str | None = None
+    display_name: str | None = None
+    experiment_name: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    compute: str | None = None
+    base_dir: Path = Path(".")
