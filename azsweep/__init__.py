@@ -5,15 +5,32 @@ Light at import: azure-ai-ml and mlflow are imported only when a name that needs
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azsweep.api import load_job, sample, validate
-from azsweep.errors import AzsweepError, DefinitionError, InvalidValue, Problem, SubmitError
+from azsweep.errors import (
+    ArgumentError,
+    AzsweepError,
+    DefinitionError,
+    InvalidValue,
+    Problem,
+    SubmitError,
+    SweepFailed,
+)
+
+if TYPE_CHECKING:  # the lazy names below, as type checkers and IDEs should see them
+    from azure.ai.ml import Input, command
+
+    from azsweep import sweep
+    from azsweep.local_client import LocalClient
+    from azsweep.optimization import optimize
+    from azsweep.report.replay import replay
+    from azsweep.submission.bridge import submit
 
 __version__ = "0.1.0"
 __all__ = [
-    "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "command", "load_job",
-    "optimize", "replay", "sample", "submit", "SubmitError", "sweep", "validate",
+    "ArgumentError", "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "SubmitError",
+    "SweepFailed", "command", "load_job", "optimize", "replay", "sample", "submit", "sweep", "validate",
 ]
 
 
@@ -27,11 +44,11 @@ def __getattr__(name: str) -> Any:
 
         return LocalClient
     if name == "replay":
-        from azsweep.policy_replay import replay
+        from azsweep.report.replay import replay
 
         return replay
     if name == "submit":
-        from azsweep.azure_bridge import submit
+        from azsweep.submission.bridge import submit
 
         return submit
     if name == "sweep":

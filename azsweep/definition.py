@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from azsweep.azure_compat import as_sweep_job, base_path, rest_body
 from azsweep.errors import DefinitionError, InvalidValue, Problem
 from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, from_wire
 from azsweep.spec import FIELDS, SweepSpec, build_spec, check_key_name, parse_duration, rest_name, section_to_rest
@@ -37,21 +38,6 @@ class Definition:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
-
-
-def rest_body(job: Any) -> dict[str, Any]:
-    """The JSON body azure-ai-ml builds for ``job`` (a ``SweepJob``), without sending it."""
-    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import SdkJSONEncoder
-
-    class Encoder(SdkJSONEncoder):
-        def default(self, o: Any) -> Any:
-            try:
-                return super().default(o)
-            except TypeError:  # an inline environment stays an object until create_or_update registers it
-                image = getattr(o, "image", None)
-                return f"inline {type(o).__name__}" + (f" (image {image})" if image else "")
-
-    return json.loads(json.dumps(job._to_rest_object(), cls=Encoder, exclude_readonly=True))
 
 
 def read_definition(definition: Any) -> Definition:
@@ -214,7 +200,7 @@ def _read_object(obj: Any) -> Definition:
     d = Definition(source=f"<{type(obj).__name__}>")
     if isinstance(obj, Sweep):
         try:
-            d.job = obj._to_job()
+            d.job = as_sweep_job(obj)
         except Exception as exc:
             _add_unreported(d, translate_sdk_error(exc))
             return d
@@ -224,7 +210,7 @@ def _read_object(obj: Any) -> Definition:
         d.problems.append(Problem("error", "", f"expected a sweep (a YAML path, a SweepJob, or the node .sweep() "
                                   f"returns), got {type(obj).__name__}"))
         return d
-    base = getattr(d.job, "_base_path", None)
+    base = base_path(d.job)
     d.base_dir = Path(base).resolve() if base else Path.cwd()
     space = getattr(d.job, "search_space", None)
     if not space:

@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -46,19 +45,22 @@ def _sweep(folder: Path, command: str, total: int, concurrent: int, script: str 
 
 
 def _run(path: Path, name: str, home: Path):  # type: ignore[no-untyped-def]
-    from azsweep.definition import require_spec
-    from azsweep.runner import SweepRunner
+    from azsweep.runner import Settings, prepare, run_prepared
 
-    spec, _ = require_spec(path)
-    spec = replace(spec, limits=replace(spec.limits))
-    runner = SweepRunner(spec, name=name, folder=home / "sweeps" / name)
+    settings = Settings(home=home, tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+    prepared = prepare(path, settings=settings, name=name, max_concurrent_trials=prepare_concurrency(path))
     started = time.perf_counter()
-    record = runner.run()
+    record, runner = run_prepared(prepared, signals={})
     return record, time.perf_counter() - started, runner
 
 
+def prepare_concurrency(path: Path) -> int:
+    """The sweep's own max_concurrent_trials (above this machine's CPU count too: the trials only sleep)."""
+    return int(yaml.safe_load(path.read_text())["limits"]["max_concurrent_trials"])
+
+
 def schedule(home: Path, trial_seconds: float) -> None:
-    from azsweep.runner import _tracking
+    from azsweep.runner import tracking as _tracking
 
     timings: dict[str, list[float]] = {"start_child": [], "finish": [], "metric_values": []}
     for method in timings:

@@ -19,7 +19,7 @@ import pytest
 from _e2e import run_sweep, sweep_processes, write_sweep
 
 from azsweep.definition import require_spec
-from azsweep.report import load_view
+from azsweep.report import load_view, view_json
 from azsweep.runner import Tracker
 from azsweep.runner.journal import Journal
 from azsweep.samplers import make_sampler
@@ -96,7 +96,7 @@ def test_driver_killed_ten_times_then_resumed_loses_and_duplicates_nothing(tmp_p
 
     # MLflow and `azsweep show` agree; interrupted attempts are kept (KILLED), not deleted
     view = load_view(name)
-    assert view.to_json()["trials"] == summary["trials"]
+    assert view_json(view)["trials"] == summary["trials"]
     client = Tracker().client
     children = client.search_runs([client.get_experiment_by_name(view.experiment_name).experiment_id],
                                   f"tags.`mlflow.parentRunId` = '{view.parent_run_id}'", max_results=500)

@@ -11,7 +11,8 @@ from _e2e import cli_sweep_in_own_store, use_store
 from _fakes import make_trial, make_view
 
 from azsweep.cli import main
-from azsweep.plots import (
+from azsweep.report import SweepView, load_view, metric_curves
+from azsweep.report.charts import (
     best_so_far,
     category_axis,
     looks_log_distributed,
@@ -22,7 +23,6 @@ from azsweep.plots import (
     plot_parallel_coordinates,
     render_report,
 )
-from azsweep.report import SweepView, load_view, metric_curves
 from azsweep.runner import Tracker
 from azsweep.runner.record import Trial
 
@@ -165,7 +165,7 @@ def test_plot_of_an_unknown_sweep_is_one_error_line(in_store: dict[str, Any], ca
 
 
 def test_default_out_is_the_sweep_folder_else_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from azsweep.cli_plot import default_out
+    from azsweep.report.plot import default_out
 
     monkeypatch.setenv("AZSWEEP_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,7 @@ from azure.ai.ml.sweep import BanditPolicy, MedianStoppingPolicy, TruncationSele
 
 from azsweep.errors import DefinitionError, InvalidValue
 from azsweep.policies import RecordedTrial, make_policy, replay_curves
-from azsweep.policy_replay import policy_from
+from azsweep.report.replay import policy_from
 from azsweep.spec import Policy
 
 

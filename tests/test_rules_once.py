@@ -18,9 +18,9 @@ from azsweep.api import algorithm_from, search_space_from
 from azsweep.definition import load_spec, yaml_to_wire
 from azsweep.errors import DefinitionError, InvalidValue, Problem
 from azsweep.optimization import optimize
-from azsweep.plots import best_so_far
 from azsweep.policies import Bandit, RecordedTrial, replay_curves
-from azsweep.policy_replay import policy_from
+from azsweep.report.charts import best_so_far
+from azsweep.report.replay import policy_from
 from azsweep.samplers import BayesianSampler, GridSampler
 from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, LINEAR_DISTRIBUTIONS, LOG_DISTRIBUTIONS, from_wire
 from azsweep.spec import (
@@ -335,7 +335,7 @@ def test_the_yaml_rest_vocabulary_is_one_table():
 
 
 def test_local_definition_uses_the_shared_vocabulary():
-    import azsweep.local_definition as local_definition
+    import azsweep.submission.from_local as local_definition
 
     assert vars(local_definition)["yaml_name"] is yaml_name and yaml_name("computeId") == "compute"
 

@@ -29,14 +29,14 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from azure.core.pipeline.transport import HttpTransport
 
 import azsweep
-from azsweep import azure_bridge as bridge
 from azsweep import sweep as our_sweep
 from azsweep.cli import main
 from azsweep.definition import load_spec
-from azsweep.dry_run import _Response, dry_run  # the offline HTTP response the dry run answers with
 from azsweep.errors import DefinitionError, SubmitError
-from azsweep.local_definition import from_local
 from azsweep.spec import build_spec
+from azsweep.submission import bridge
+from azsweep.submission.dry_run import _Response, dry_run  # the offline HTTP response the dry run answers with
+from azsweep.submission.from_local import from_local
 
 SUB, RG, WS = "00000000-0000-0000-0000-000000000000", "rg-parity", "ws-parity"
 ARM = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}"

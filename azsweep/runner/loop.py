@@ -212,7 +212,7 @@ class SweepRunner:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the sampler's notes (fallbacks) are reported below, once each
                 proposals = self.sampler.ask(history, 1)
-            for note in getattr(self.sampler, "notes", []):
+            for note in self.sampler.notes:
                 line = f"sampler: {note}"
                 if line not in self.record.notes:
                     self.record.notes.append(line)

@@ -38,6 +38,7 @@ class Sampler(ABC):
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         self.space = space
         self.seed = fresh_seed() if seed is None else int(seed)
+        self.notes: list[str] = []  # fallbacks and caveats of the last ``ask``, one line each
 
     @abstractmethod
     def ask(self, history: Sequence[Observation], n: int = 1) -> list[dict[str, Any]]:

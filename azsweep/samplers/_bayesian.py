@@ -154,7 +154,6 @@ class BayesianSampler(Sampler):
         self._finite_size = math.prod(max(p.levels, 1) for p in self._params) if finite else None
         self._design = SobolSampler(space, self.seed)
         self._fit_cache: tuple[bytes, GaussianProcess] | None = None
-        self.notes: list[str] = []
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -195,7 +194,8 @@ class BayesianSampler(Sampler):
 
     # -- one proposal ----------------------------------------------------------------------------
 
-    def _note(self, message: str) -> None:
+    def note(self, message: str) -> None:
+        """Record a fallback or a caveat once (the runner reports each note once)."""
         if message not in self.notes:
             self.notes.append(message)
 
@@ -211,7 +211,7 @@ class BayesianSampler(Sampler):
         try:
             return self._model_point(data, *targets, rng)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ArithmeticError) as exc:
-            self._note(f"bayesian: the Gaussian process failed ({type(exc).__name__}: {exc}); "
+            self.note(f"bayesian: the Gaussian process failed ({type(exc).__name__}: {exc}); "
                        "this configuration is random")
             return self._random_point(data, rng)
 
@@ -228,7 +228,7 @@ class BayesianSampler(Sampler):
         config = self._first_free(configs, data)
         if config is not None:
             return config
-        self._note("bayesian: every configuration tried is already running; proposing one of them again")
+        self.note("bayesian: every configuration tried is already running; proposing one of them again")
         return configs[0]
 
     def _first_free(self, configs: list[dict[str, Any]], data: _Data) -> dict[str, Any] | None:
@@ -271,7 +271,7 @@ class BayesianSampler(Sampler):
         config = self._first_free(self.decode(candidates), data)
         if config is not None:
             return config
-        self._note("bayesian: every candidate is already running; this configuration is random")
+        self.note("bayesian: every candidate is already running; this configuration is random")
         return self._random_point(data, rng)
 
     def _fit(self, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
@@ -328,7 +328,7 @@ class _Data:
             elif obs.state in _FINISHED_WITHOUT_VALUE:
                 failed.append(x)
         if unknown:
-            sampler._note(f"bayesian: {unknown} trial(s) have values outside the search space and are ignored")
+            sampler.note(f"bayesian: {unknown} trial(s) have values outside the search space and are ignored")
         d = len(sampler.columns.levels)
         self.x = np.array(rows).reshape(-1, d)
         self.losses = np.array(losses, dtype=float)
@@ -341,21 +341,21 @@ class _Data:
         if len(losses) < 2 or not np.isfinite(losses).any():
             if self.finished:
                 usable = int(np.isfinite(losses).sum())
-                sampler._note(f"bayesian: {usable} of {self.finished} finished trials reported a finite value; "
+                sampler.note(f"bayesian: {usable} of {self.finished} finished trials reported a finite value; "
                               "the next configurations come from the space-filling design until two do")
             return None
         finite = np.isfinite(losses)
         if not finite.all():
-            sampler._note("bayesian: infinite results are modelled as the best / worst finite result")
+            sampler.note("bayesian: infinite results are modelled as the best / worst finite result")
             losses = np.clip(np.where(np.isnan(losses), np.inf, losses), losses[finite].min(), losses[finite].max())
         y = warp(losses)
         if y is None:
-            sampler._note("bayesian: every result so far is the same value; the next configurations come from the "
+            sampler.note("bayesian: every result so far is the same value; the next configurations come from the "
                           "space-filling design")
             return None
         if not len(self.failed):
             return self.x, y
-        sampler._note(f"bayesian: {len(self.failed)} failed or metric-less trial(s) are modelled as the worst result")
+        sampler.note(f"bayesian: {len(self.failed)} failed or metric-less trial(s) are modelled as the worst result")
         return np.vstack([self.x, self.failed]), np.concatenate([y, np.full(len(self.failed), y.max())])
 
 

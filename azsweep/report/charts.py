@@ -249,7 +249,7 @@ def _colour_bar(fig: Any, ax: Any, cmap: Any, norm: Any, extend: str, label: str
 
 
 def _metric_label(view: SweepView) -> str:
-    word = "higher" if view.goal == "maximize" else "lower"
+    word = "higher" if view.maximize else "lower"
     return f"{view.primary_metric or 'score'} ({word} is better)"
 
 
@@ -280,7 +280,7 @@ def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
     """
     from matplotlib.lines import Line2D
 
-    maximize = view.goal == "maximize"
+    maximize = view.maximize
     axes = parameter_axes(view)
     scores = [finite_score(t) for t in view.trials]
     scored = [s for s in scores if s is not None]
@@ -361,7 +361,7 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
     from matplotlib.ticker import MaxNLocator
     from matplotlib.transforms import blended_transform_factory
 
-    maximize = view.goal == "maximize"
+    maximize = view.maximize
     trials = view.trials
     scores = [finite_score(t) for t in trials]
     fig = _figure(9.5, 5.0)
@@ -433,7 +433,7 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    maximize = view.goal == "maximize"
+    maximize = view.maximize
     fig = _figure(9.5, 5.0)
     ax = fig.add_subplot()
     scores = [finite_score(t) for t in view.trials]

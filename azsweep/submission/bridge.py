@@ -4,7 +4,7 @@
   azure-ai-ml builds it; for YAML that is ``load_job`` on the user's own file (never a re-dumped copy:
   a dump / reload round trip corrupts https input paths and bools).
 * ``rebuild_job``: azure-ai-ml's ``SweepJob`` back from the REST body it serializes to.
-* The offline dry run is ``azsweep.dry_run``; a local sweep's definition, ``azsweep.local_definition``.
+* The offline dry run is ``azsweep.submission.dry_run``; a local sweep's definition, ``azsweep.submission.from_local``.
 * azure-core / azure-identity / azure-ai-ml errors become one line naming what to fix
   (``SubmitError``, or ``DefinitionError`` for the definition itself).
 """
@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azsweep.azure_compat import job_from_rest
 from azsweep.errors import AzsweepError, DefinitionError, Problem, SubmitError
 
 WORKSPACE_FLAGS = {"subscription_id": "--subscription", "resource_group_name": "--resource-group",
@@ -234,11 +234,7 @@ def _refuse_local_compute(submission: Submission) -> None:
 
 def rebuild_job(props: Mapping[str, Any], base_dir: str | Path) -> Any:
     """azure-ai-ml's ``SweepJob`` from the REST ``properties`` it would send (``Job._from_rest_object``)."""
-    from azure.ai.ml._restclient.arm_ml_service.models import JobBase
-    from azure.ai.ml.entities import Job
-
-    job: Any = Job._from_rest_object(JobBase({"properties": copy.deepcopy(dict(props))}))
-    job._base_path = str(base_dir)  # local code and inputs resolve against the definition's folder, as for its YAML
+    job = job_from_rest(props, base_dir)  # local code and inputs resolve against the definition's folder
     if "environmentVariables" not in (props.get("trial") or {}):  # else the round trip adds an empty one
         job.trial.environment_variables = None
     return job

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import Any
 
-from azsweep import cli
+from azsweep.cli import _common as cli
 from azsweep.errors import DefinitionError, Problem
 
 
-def _add_commands(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser("submit", help="check a sweep, then submit it to an Azure ML workspace (--dry-run: show the request)")
     p.add_argument("file", nargs="?", metavar="FILE", help="a CLI v2 sweep YAML (type: sweep)")
     p.add_argument("--from-local", metavar="NAME", help="submit the definition the local sweep NAME ran")
@@ -30,16 +30,12 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-cli._EXTENSIONS.append(_add_commands)
-
 
 def _usage(message: str) -> int:
-    print(f"azsweep submit: error: {message}", file=sys.stderr)
-    return cli.EXIT_USAGE
+    return cli.usage(message, "azsweep submit")
 
 
-@cli.command("submit")
-def _submit(args: argparse.Namespace) -> int:
+def submit(args: argparse.Namespace) -> int:
     if not args.file and not args.from_local and any("=" not in item for item in args.overrides):
         return _usage("--set takes PATH=VALUE items: put FILE before --set")
     if bool(args.file) == bool(args.from_local):
@@ -49,9 +45,9 @@ def _submit(args: argparse.Namespace) -> int:
     if args.dry_run and args.stream:
         return _usage("--stream needs a real submission (drop --dry-run)")
     _quiet_azure_logging(args.debug)
-    from azsweep import azure_bridge as bridge
-    from azsweep.dry_run import dry_run
-    from azsweep.local_definition import from_local
+    from azsweep.submission import bridge
+    from azsweep.submission.dry_run import dry_run
+    from azsweep.submission.from_local import from_local
 
     overrides = bridge.parse_set(args.overrides)
     workspace = {"subscription_id": args.subscription, "resource_group_name": args.resource_group,

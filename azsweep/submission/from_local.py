@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azsweep.azure_bridge import rebuild_job
 from azsweep.errors import SubmitError
 from azsweep.spec import section_from_rest, yaml_name
+from azsweep.submission.bridge import rebuild_job
 
 if TYPE_CHECKING:
     from azsweep.runner import Settings

@@ -1,128 +1,21 @@
-"""Reading a sweep back from its record and presenting it: tables, JSON, the best command, parameter notes.
-
-The sweep is read from MLflow (the record of truth, which a team's tracking server shares) through
-``runner.tracking``, into the record types of ``runner.record``; its ``definition.json`` through
-``RecordedDefinition``.
-"""
+"""What ``show`` adds under the table: the best trial's command line, and how the score varied with each parameter."""
 
 from __future__ import annotations
 
 import math
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azsweep.errors import AzsweepError
+from azsweep.report.tables import format_score, short
 from azsweep.runner.command import render_command
-from azsweep.runner.layout import Settings, TrialFolder
-from azsweep.runner.record import STOPPED_BY_POLICY, RecordedDefinition, SweepRecord, Trial
-from azsweep.runner.tracking import Tracker
-from azsweep.spec import SweepSpec, best_value, ranked
+from azsweep.runner.layout import TrialFolder
+from azsweep.runner.record import RecordedDefinition
+from azsweep.spec import SweepSpec, ranked
 
-_TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
-_SWEEP_FIELDS = ("name", "status", "experiment_name", "primary_metric", "goal", "parent_run_id", "tracking_uri",
-                 "best_trial", "best_score", "message")
-
-
-@dataclass
-class SweepView(SweepRecord):
-    """A recorded sweep as ``show`` and ``plot`` present it: the record, with its recorded definition."""
-
-    definition: RecordedDefinition | None = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, record: SweepRecord, definition: RecordedDefinition | None) -> SweepView:
-        return cls(**{f.name: getattr(record, f.name) for f in fields(SweepRecord)}, definition=definition)
-
-    @property
-    def interrupted_attempts(self) -> int:
-        """Trial attempts a stop of the driver interrupted (kept in MLflow as KILLED, and run again)."""
-        return len(self.interrupted)
-
-    def ranked(self) -> list[Trial]:
-        """Trials best first; trials without a score last, in index order."""
-        return ranked(self.trials, score=lambda t: t.score, maximize=self.maximize)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {k: getattr(self, k) for k in _SWEEP_FIELDS}
-        data["trials"] = [{k: getattr(t, k) for k in _TRIAL_FIELDS} for t in self.ranked()]
-        data["interrupted_attempts"] = self.interrupted_attempts
-        data["counts"] = self.counts()
-        data["best_command"] = best_command(self)
-        data["parameter_notes"] = parameter_notes(self)
-        return data
-
-
-def load_view(name: str, tracker: Tracker | None = None, *, settings: Settings | None = None) -> SweepView:
-    """The sweep ``name`` as its record holds it, with its recorded definition when kept."""
-    settings = settings or Settings.resolve()
-    tracker = tracker or Tracker.for_settings(settings)
-    record = tracker.read_sweep(name, best_value)
-    if record is None:
-        raise AzsweepError(f"no local sweep named {name!r} in the tracking store {tracker.uri}")
-    definition = None
-    for folder in (tracker.folder_of(record), settings.folder(name)):
-        try:
-            definition = RecordedDefinition.load(folder) if folder is not None else None
-        except AzsweepError:
-            definition = None
-        if definition is not None:
-            break
-    return SweepView.of(record, definition)
-
-
-def format_score(score: float | None) -> str:
-    return "N/A" if score is None else f"{score:.6g}"
-
-
-def trials_table(view: SweepView, limit: int | None = None) -> Any:
-    """A rich table of the trials, best first."""
-    from rich.table import Table
-
-    ranked = view.ranked()
-    shown = ranked[:limit] if limit else ranked
-    title = f"{view.name}: {view.status}, {len(view.trials)} trials, {view.goal} {view.primary_metric}"
-    if limit and len(ranked) > limit:
-        title += f" (best {limit} shown)"
-    table = Table(title=title, title_justify="left")
-    table.add_column("trial", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column(view.primary_metric or "score", justify="right", no_wrap=True)
-    names = list(dict.fromkeys(k for t in view.trials for k in t.params))
-    for name in names:
-        table.add_column(name, justify="right")
-    notes = any(t.note for t in shown)
-    if notes:
-        table.add_column("note", overflow="fold", min_width=20)
-    for t in shown:
-        mark = "*" if t.name == view.best_trial else ""
-        row = [f"{mark}{t.index}", t.status.value, format_score(t.score), *(short(t.params.get(n, "")) for n in names)]
-        table.add_row(*row, *([t.note] if notes else []))
-    return table
-
-
-def stop_reasons(view: SweepView) -> list[str]:
-    """One line per trial an early-termination policy stopped, with the numbers it compared."""
-    return [f"{t.name}: {t.reason.removeprefix(STOPPED_BY_POLICY)}" for t in view.trials if t.stopped_by]
-
-
-def short(text: str) -> str:
-    """A parameter as recorded (full precision), shortened for display when it is a long float."""
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return f"{value:.6g}" if "." in text or "e" in text.lower() else text
-
-
-def metric_curves(view: SweepView, tracker: Tracker | None = None) -> dict[str, list[float]]:
-    """Each trial's primary-metric values in logging order (one value = one interval), by trial name."""
-    if not view.primary_metric:
-        return {t.name: [] for t in view.trials}
-    tracker = tracker or Tracker(view.tracking_uri)
-    return {t.name: tracker.metric_values(t.run_id, view.primary_metric) for t in view.trials}
+if TYPE_CHECKING:
+    from azsweep.report.view import SweepView
 
 
 def best_command(view: SweepView) -> str | None:
@@ -202,7 +95,7 @@ MIN_TRIALS = 3
 def parameter_notes(view: SweepView) -> dict[str, str]:
     """For each parameter, one line on how the score varied with it (over the trials with a finite score)."""
     scored = [t for t in view.trials if t.score is not None and math.isfinite(t.score)]
-    maximize = view.goal == "maximize"
+    maximize = view.maximize
     notes = {}
     for name in parameter_names(view):
         pairs = [(t.params[name], float(t.score)) for t in scored if name in t.params]  # type: ignore[arg-type]
@@ -263,3 +156,20 @@ def extras_lines(view: SweepView) -> list[str]:
         lines.append(f"how {view.primary_metric or 'the score'} varied with each parameter ({view.goal}):")
         lines.extend(f"  {name}: {note}" for name, note in notes.items())
     return lines
+
+
+_TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
+_SWEEP_FIELDS = ("name", "status", "experiment_name", "primary_metric", "goal", "parent_run_id", "tracking_uri",
+                 "best_trial", "best_score", "message")
+
+
+def view_json(view: SweepView) -> dict[str, Any]:
+    """What ``run --json`` and ``show --json`` print: the sweep, its trials best first, counts, the best
+    trial's command line and the parameter notes."""
+    data: dict[str, Any] = {k: getattr(view, k) for k in _SWEEP_FIELDS}
+    data["trials"] = [{k: getattr(t, k) for k in _TRIAL_FIELDS} for t in view.ranked()]
+    data["interrupted_attempts"] = view.interrupted_attempts
+    data["counts"] = view.counts()
+    data["best_command"] = best_command(view)
+    data["parameter_notes"] = parameter_notes(view)
+    return data

@@ -20,7 +20,9 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline.transport import HttpResponse, HttpTransport
 
-from azsweep.azure_bridge import (
+from azsweep.azure_compat import as_sweep_job, base_path, replaced_upload, rest_body
+from azsweep.errors import Problem
+from azsweep.submission.bridge import (
     Submission,
     Workspace,
     build_client,
@@ -30,7 +32,6 @@ from azsweep.azure_bridge import (
     resolve_workspace,
     translate_error,
 )
-from azsweep.errors import Problem
 
 # --- dry run ------------------------------------------------------------------------------------
 
@@ -96,10 +97,8 @@ def private_copy(job: Any) -> Any:
     try:
         return copy.deepcopy(job)
     except Exception:  # e.g. a command() trial: its inputs' AttrDict raises KeyError for __deepcopy__
-        from azsweep.definition import rest_body
-
-        sweep_job = job._to_job() if hasattr(job, "_to_job") else job
-        rebuilt = rebuild_job(rest_body(sweep_job)["properties"], getattr(sweep_job, "_base_path", None) or ".")
+        sweep_job = as_sweep_job(job)
+        rebuilt = rebuild_job(rest_body(sweep_job)["properties"], base_path(sweep_job) or ".")
         rebuilt.name = sweep_job.name
         return rebuilt
 
@@ -111,16 +110,12 @@ def _local_code(job: Any) -> str | None:
 
 def _unresolved(submission: Submission, ws: Workspace, notes: list[str], transport: Any, exc: Exception) -> DryRun:
     """azure-ai-ml needed an answer only the workspace has: show the body before references are resolved."""
-    from azsweep.definition import rest_body
-
     pending = transport.unanswered[-1] if transport.unanswered else None
     if pending is None:  # not for want of an answer: azure-ai-ml refused the job itself
         raise translate_error(exc) from exc
     job = (load_yaml_job(submission.path, submission.params_override, submission.source) if submission.path
            else private_copy(submission.job))
-    if hasattr(job, "_to_job"):
-        job = job._to_job()
-    body = rest_body(job)
+    body = rest_body(as_sweep_job(job))
     what = f"{pending.method} {pending.url.split('?')[0]}"
     why = " to upload a local folder (e.g. a docker build context) to a datastore" if "/datastores/" in what else ""
     notes = [*notes, *transport.notes,
@@ -262,16 +257,6 @@ def _code_version(arm_id: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def placeholder_uploads(notes: list[str]) -> Iterator[None]:
     """While active, azure-ai-ml's upload of local input files returns a placeholder datastore path (and notes it)."""
-    try:
-        from azure.ai.ml.operations import _job_operations
-    except ImportError:  # a future azure-ai-ml: the upload then asks for a datastore, which stays unanswered
-        yield
-        return
-    original = getattr(_job_operations, "_upload_and_generate_remote_uri", None)
-    if original is None:
-        yield
-        return
-
     def placeholder(*args: Any, **kwargs: Any) -> str:
         path = Path(str(kwargs.get("path", args[2] if len(args) > 2 else "")))
         datastore = kwargs.get("datastore_name") or "workspaceblobstore"
@@ -279,8 +264,6 @@ def placeholder_uploads(notes: list[str]) -> Iterator[None]:
                      "placeholder path (the real one holds a fresh id)")
         return PLACEHOLDER_UPLOAD.format(datastore=datastore, name=path.name)
 
-    _job_operations._upload_and_generate_remote_uri = placeholder  # type: ignore[attr-defined]
-    try:
+    # without the hook (a future azure-ai-ml) the upload asks for a datastore, which stays unanswered
+    with replaced_upload(placeholder):
         yield
-    finally:
-        _job_operations._upload_and_generate_remote_uri = original  # type: ignore[attr-defined]

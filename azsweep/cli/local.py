@@ -7,11 +7,11 @@ import json
 import sys
 from typing import Any
 
-from azsweep import cli
+from azsweep.cli import _common as cli
 from azsweep.errors import AzsweepError, DefinitionError
 
 
-def _add_commands(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser("run", help="run a sweep locally: real trial processes, tracked in MLflow")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--name", help="the sweep's name (default: a new Azure-style name)")
@@ -42,8 +42,6 @@ def _add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
-cli._EXTENSIONS.append(_add_commands)
-
 
 def _parse_inputs(items: list[str]) -> dict[str, str]:
     out = {}
@@ -55,14 +53,12 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
     return out
 
 
-@cli.command("run")
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from azsweep.runner import Settings, prepare, run_prepared
 
     err = cli.console(stderr=True)
     if args.resume and not args.name:
-        print("azsweep: error: --resume needs --name NAME (the sweep to continue)", file=sys.stderr)
-        return cli.EXIT_USAGE
+        return cli.usage("--resume needs --name NAME (the sweep to continue)")
     settings = Settings.resolve()
     try:
         prepared = prepare(args.file, settings=settings, name=args.name, max_total_trials=args.max_total_trials,
@@ -102,12 +98,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: Any) -> int:
     """The end of ``run``: the table (or JSON) and the exit code, from the recorded sweep."""
-    from azsweep.report import load_view, trials_table
+    from azsweep.report import load_view, trials_table, view_json
     from azsweep.runner import Tracker
 
     view = load_view(name, Tracker.for_settings(settings, uri), settings=settings)
     if args.json:
-        print(json.dumps(view.to_json(), default=str))
+        print(json.dumps(view_json(view), default=str))
     else:
         cli.console().print(trials_table(view, limit=20))
         _print_footer(err, view, uri)
@@ -130,14 +126,13 @@ def _print_footer(err: Any, view: Any, uri: str) -> None:
     err.print(f"tracking store: {uri}   (mlflow ui --backend-store-uri {uri})", markup=False, highlight=False)
 
 
-@cli.command("show")
-def _show(args: argparse.Namespace) -> int:
+def show(args: argparse.Namespace) -> int:
 
-    from azsweep.report import extras_lines, load_view, trials_table
+    from azsweep.report import extras_lines, load_view, trials_table, view_json
 
     view = load_view(args.name)
     if args.json:
-        print(json.dumps(view.to_json(), default=str))
+        print(json.dumps(view_json(view), default=str))
         return cli.EXIT_OK
     cli.console().print(trials_table(view))
     for line in extras_lines(view):  # the best command line (plain print: never wrapped) and per-parameter notes
@@ -187,18 +182,16 @@ class _Progress:
         self.progress.stop()
 
 
-@cli.command("replay")
-def _replay(args: argparse.Namespace) -> int:
+def replay(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from rich.table import Table
 
     from azsweep.policies import make_policy, replay_curves
-    from azsweep.policy_replay import policy_from, policy_from_file, recorded_trials
+    from azsweep.report.replay import policy_from, policy_from_file, recorded_trials
 
     if bool(args.policy) == bool(args.policy_file):
-        print("azsweep: error: give exactly one of --policy or --policy-file", file=sys.stderr)
-        return cli.EXIT_USAGE
+        return cli.usage("give exactly one of --policy or --policy-file")
     try:
         if args.policy_file:
             config = policy_from_file(args.policy_file)
