@@ -29,8 +29,23 @@ if TYPE_CHECKING:  # the lazy names below, as type checkers and IDEs should see 
 
 __version__ = "0.1.0"
 __all__ = [
-    "ArgumentError", "AzsweepError", "DefinitionError", "Input", "InvalidValue", "LocalClient", "Problem", "SubmitError",
-    "SweepFailed", "command", "load_job", "optimize", "replay", "sample", "submit", "sweep", "validate",
+    "ArgumentError",
+    "AzsweepError",
+    "DefinitionError",
+    "Input",
+    "InvalidValue",
+    "LocalClient",
+    "Problem",
+    "SubmitError",
+    "SweepFailed",
+    "command",
+    "load_job",
+    "optimize",
+    "replay",
+    "sample",
+    "submit",
+    "sweep",
+    "validate",
 ]
 
 

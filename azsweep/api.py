@@ -54,8 +54,9 @@ def algorithm_from(sampling_algorithm: Any, seed: int | None = None) -> Algorith
     return python_algorithm(sampling_algorithm, seed)
 
 
-def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any = "random",
-           seed: int | None = None) -> list[dict[str, Any]]:
+def sample(
+    search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any = "random", seed: int | None = None
+) -> list[dict[str, Any]]:
     """The first ``n`` configurations a local run would try.
 
     Args:
@@ -71,8 +72,9 @@ def sample(search_space: Mapping[str, Any], n: int, *, sampling_algorithm: Any =
     return checked_sampler(search_space, sampling_algorithm, seed).ask([], n) if n else []
 
 
-def checked_sampler(search_space: Mapping[str, Any], sampling_algorithm: Any, seed: int | None, *,
-                    maximize: bool = False) -> Sampler:
+def checked_sampler(
+    search_space: Mapping[str, Any], sampling_algorithm: Any, seed: int | None, *, maximize: bool = False
+) -> Sampler:
     """The sampler for a search space and an algorithm, after the algorithm's rules (grid: only choice, ...)."""
     algorithm = algorithm_from(sampling_algorithm, seed)
     space = search_space_from(search_space, log_base=algorithm.log_base)

@@ -126,13 +126,19 @@ def _yaml_to_props(raw: Mapping[str, Any]) -> dict[str, Any]:
         props[rest_name("search_space")] = wire_space
     inputs = raw.get("inputs")
     props[rest_name("inputs")] = {
-        k: section_to_rest("inputs", {"type": str(v.get("type", "uri_folder")), "path": v.get("path")}
-                           if isinstance(v, Mapping) else {"type": "literal", "value": v})
+        k: section_to_rest(
+            "inputs",
+            {"type": str(v.get("type", "uri_folder")), "path": v.get("path")}
+            if isinstance(v, Mapping)
+            else {"type": "literal", "value": v},
+        )
         for k, v in (inputs.items() if isinstance(inputs, Mapping) else ())
     }
     outputs = raw.get("outputs")
-    props[rest_name("outputs")] = {k: section_to_rest("outputs", {"type": str((v or {}).get("type", "uri_folder"))})
-                                   for k, v in (outputs.items() if isinstance(outputs, Mapping) else ())}
+    props[rest_name("outputs")] = {
+        k: section_to_rest("outputs", {"type": str((v or {}).get("type", "uri_folder"))})
+        for k, v in (outputs.items() if isinstance(outputs, Mapping) else ())
+    }
     return props
 
 
@@ -168,8 +174,7 @@ def _precheck_limits(raw: Any) -> list[Problem]:
 def yaml_to_wire(path: str, item: Any) -> list[Any]:
     """Turn a YAML distribution (``{type: uniform, min_value: 0, max_value: 1}``) into the wire list."""
     if not isinstance(item, Mapping) or "type" not in item:
-        raise InvalidValue(path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} "
-                           f"(got {item!r})")
+        raise InvalidValue(path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} (got {item!r})")
     kind = str(item["type"]).lower()
     if kind not in DISTRIBUTION_ARGS:
         raise InvalidValue(path, f"unknown distribution type {item['type']!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
@@ -183,7 +188,8 @@ def yaml_to_wire(path: str, item: Any) -> list[Any]:
             raise InvalidValue(path, f"choice needs a list of values (got {values!r})")
         converted = [
             {k: (yaml_to_wire(f"{path}.values[{i}].{k}", v) if isinstance(v, Mapping) else v) for k, v in value.items()}
-            if isinstance(value, Mapping) else value
+            if isinstance(value, Mapping)
+            else value
             for i, value in enumerate(values)
         ]
         return ["choice", [converted]]
@@ -207,8 +213,11 @@ def _read_object(obj: Any) -> Definition:
     elif isinstance(obj, SweepJob):
         d.job = obj
     else:
-        d.problems.append(Problem("error", "", f"expected a sweep (a YAML path, a SweepJob, or the node .sweep() "
-                                  f"returns), got {type(obj).__name__}"))
+        d.problems.append(
+            Problem(
+                "error", "", f"expected a sweep (a YAML path, a SweepJob, or the node .sweep() returns), got {type(obj).__name__}"
+            )
+        )
         return d
     base = base_path(d.job)
     d.base_dir = Path(base).resolve() if base else Path.cwd()
@@ -266,12 +275,16 @@ def translate_sdk_error(exc: BaseException) -> list[Problem]:
                 return found
     m = re.search(r"Key name\s+(\S+) must be composed", text)
     if m:
-        return [Problem("error", f"search_space.{m.group(1)}", "names must be letters, digits and underscores "
-                        f"(Azure refuses {m.group(1)!r})")]
+        return [
+            Problem(
+                "error",
+                f"search_space.{m.group(1)}",
+                f"names must be letters, digits and underscores (Azure refuses {m.group(1)!r})",
+            )
+        ]
     m = re.search(r"Inputs to job does not contain '([^']+)' referenced in command", text)
     if m:
-        return [Problem("error", "trial.command", f"${{{{inputs.{m.group(1)}}}}} refers to an undefined input "
-                        f"{m.group(1)!r}")]
+        return [Problem("error", "trial.command", f"${{{{inputs.{m.group(1)}}}}} refers to an undefined input {m.group(1)!r}")]
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return [Problem("error", "", f"azure-ai-ml could not read the definition: {first}")]
 
@@ -300,6 +313,7 @@ def _flatten(node: Any, path: str) -> list[tuple[str, str]]:
 
 def _best_alternative(alternatives: list[Mapping[str, Any]], path: str) -> list[tuple[str, str]]:
     """A union field failed every schema: report the one whose type matched, else the accepted types."""
+
     def type_mismatch(alt: Mapping[str, Any]) -> list[str]:
         msgs = [m for key in ("type", "_schema") for m in alt.get(key, []) if isinstance(m, str)]
         return [m for m in msgs if _NOT_IN_SET.search(m)]

@@ -48,9 +48,17 @@ class LocalJobOperations:
     def _settings(self) -> Settings:
         return self._client.settings
 
-    def create_or_update(self, job: Any, *, name: str | None = None, experiment_name: str | None = None,
-                         max_total_trials: int | None = None, max_concurrent_trials: int | None = None,
-                         inputs: dict[str, str] | None = None, **_: Any) -> LocalJob:
+    def create_or_update(
+        self,
+        job: Any,
+        *,
+        name: str | None = None,
+        experiment_name: str | None = None,
+        max_total_trials: int | None = None,
+        max_concurrent_trials: int | None = None,
+        inputs: dict[str, str] | None = None,
+        **_: Any,
+    ) -> LocalJob:
         """Validate and start ``job`` (a ``SweepJob``, the ``.sweep()`` node, or a YAML path); returns at once."""
         from azsweep.runner import launch_background, prepare
 
@@ -60,8 +68,15 @@ class LocalJobOperations:
         existing = SweepRecord.load(self._settings.folder(name)) if name else None
         if existing is not None and existing.status == JobStatus.RUNNING and _alive(existing.pid):
             return self.get(existing.name)  # as with Azure: the job of that name, still running
-        prepared = prepare(job, settings=self._settings, name=name, max_total_trials=max_total_trials,
-                           max_concurrent_trials=max_concurrent_trials, inputs=inputs, resume=existing is not None)
+        prepared = prepare(
+            job,
+            settings=self._settings,
+            name=name,
+            max_total_trials=max_total_trials,
+            max_concurrent_trials=max_concurrent_trials,
+            inputs=inputs,
+            resume=existing is not None,
+        )
         for note in prepared.notes:
             print(note)
         if prepared.finished:  # nothing to continue: the job of that name as it ended
@@ -91,14 +106,20 @@ class LocalJobOperations:
             raise AzsweepError(f"no local job named {name!r} in {self._settings.home}")
         properties: dict[str, Any] = {
             "primary_metric_config": json.dumps({"name": record.primary_metric, "goal": record.goal}),
-            "azsweep.folder": str(self._settings.folder(name).root)}
+            "azsweep.folder": str(self._settings.folder(name).root),
+        }
         best = record.best()
         if best is not None:
             properties.update({"best_child_run_id": best.run_id, "best_child_name": best.name, "score": record.best_score})
         uri = record.tracking_uri
-        return LocalJob(name=name, status=record.status.value, experiment_name=record.experiment_name,
-                        properties=properties, score=record.best_score,
-                        studio_url=f"mlflow ui --backend-store-uri {uri}" if uri else None)
+        return LocalJob(
+            name=name,
+            status=record.status.value,
+            experiment_name=record.experiment_name,
+            properties=properties,
+            score=record.best_score,
+            studio_url=f"mlflow ui --backend-store-uri {uri}" if uri else None,
+        )
 
     def list(self, parent_job_name: str | None = None) -> Iterator[LocalJob]:
         """The trials of ``parent_job_name`` (with params, status and score); without it, every local sweep."""
@@ -110,9 +131,16 @@ class LocalJobOperations:
         if record is None:
             raise AzsweepError(f"no local sweep named {parent_job_name!r} in {self._settings.home}")
         for t in record.trials:
-            yield LocalJob(name=t.name, status=t.status.value, type="command", parent_job_name=parent_job_name,
-                           experiment_name=record.experiment_name, params=t.params, score=t.score,
-                           properties={"run_id": t.run_id, "reason": t.reason, "std_log": str(t.log or "")})
+            yield LocalJob(
+                name=t.name,
+                status=t.status.value,
+                type="command",
+                parent_job_name=parent_job_name,
+                experiment_name=record.experiment_name,
+                params=t.params,
+                score=t.score,
+                properties={"run_id": t.run_id, "reason": t.reason, "std_log": str(t.log or "")},
+            )
 
     def stream(self, name: str, *, poll_seconds: float = 0.5) -> None:
         """Wait for the sweep to end, printing each trial as it ends; raises ``SweepFailed`` if it failed."""

@@ -118,9 +118,14 @@ def optimize(
             raise SweepFailed("the sampler proposed no configuration")
         first_error = " ".join(str(trials[0].error).split())  # one line
         raise SweepFailed(f"all {len(trials)} trials failed; first error (trial 0): {first_error}") from first_exception
+    assert best.value is not None  # the best trial has a value
     return OptimizeResult(
-        best_params=best.params, best_value=best.value, best_trial=best.index,  # type: ignore[arg-type]
-        trials=trials, seed=sampler.seed, goal="maximize" if maximize else "minimize",
+        best_params=best.params,
+        best_value=best.value,
+        best_trial=best.index,
+        trials=trials,
+        seed=sampler.seed,
+        goal="maximize" if maximize else "minimize",
     )
 
 

@@ -26,11 +26,16 @@ from azsweep.errors import InvalidValue
 
 # Each distribution type and the names of its arguments, in the order of the wire list (the YAML field names).
 DISTRIBUTION_ARGS: dict[str, tuple[str, ...]] = {
-    "choice": ("values",), "randint": ("upper",),
-    "uniform": ("min_value", "max_value"), "loguniform": ("min_value", "max_value"),
-    "quniform": ("min_value", "max_value", "q"), "qloguniform": ("min_value", "max_value", "q"),
-    "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"),
-    "qnormal": ("mu", "sigma", "q"), "qlognormal": ("mu", "sigma", "q"),
+    "choice": ("values",),
+    "randint": ("upper",),
+    "uniform": ("min_value", "max_value"),
+    "loguniform": ("min_value", "max_value"),
+    "quniform": ("min_value", "max_value", "q"),
+    "qloguniform": ("min_value", "max_value", "q"),
+    "normal": ("mu", "sigma"),
+    "lognormal": ("mu", "sigma"),
+    "qnormal": ("mu", "sigma", "q"),
+    "qlognormal": ("mu", "sigma", "q"),
 }
 DISTRIBUTION_TYPES = tuple(DISTRIBUTION_ARGS)
 LOG_DISTRIBUTIONS = tuple(t for t in DISTRIBUTION_TYPES if "log" in t)  # values are base ** (a uniform or normal)
@@ -167,7 +172,7 @@ class Choice(Distribution):
         for sub in self.nested:
             drawn: dict[str, list[Any]] = {}
             for name, dist in sub.items():
-                drawn[name] = dist.from_unit(u[:, column:column + dist.dims])
+                drawn[name] = dist.from_unit(u[:, column : column + dist.dims])
                 column += dist.dims
             per_option.append(drawn)
         out: list[Any] = []
@@ -198,7 +203,7 @@ class SearchSpace:
         columns = []
         start = 0
         for dist in self.params.values():
-            columns.append(dist.from_unit(u[:, start:start + dist.dims]))
+            columns.append(dist.from_unit(u[:, start : start + dist.dims]))
             start += dist.dims
         paused = gc.isenabled()
         gc.disable()  # building many small dicts triggers needless collections
@@ -233,9 +238,7 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
         raise InvalidValue(path, f"expected a distribution like ['uniform', [0, 1]] (got {wire!r})")
     kind, args = wire[0].lower(), wire[1]
     if kind not in DISTRIBUTION_TYPES:
-        raise InvalidValue(
-            path, f"unknown distribution type {wire[0]!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}"
-        )
+        raise InvalidValue(path, f"unknown distribution type {wire[0]!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
     if not isinstance(args, (list, tuple)):
         raise InvalidValue(path, f"{kind} arguments must be a list (got {args!r})")
     if kind == "choice":
@@ -281,8 +284,14 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
 
 
 _TITLES = {
-    "uniform": "Uniform", "loguniform": "LogUniform", "quniform": "QUniform", "qloguniform": "QLogUniform",
-    "normal": "Normal", "lognormal": "LogNormal", "qnormal": "QNormal", "qlognormal": "QLogNormal",
+    "uniform": "Uniform",
+    "loguniform": "LogUniform",
+    "quniform": "QUniform",
+    "qloguniform": "QLogUniform",
+    "normal": "Normal",
+    "lognormal": "LogNormal",
+    "qnormal": "QNormal",
+    "qlognormal": "QLogNormal",
 }
 
 
@@ -301,8 +310,9 @@ def _choice(path: str, values: list[Any], *, log_base: float, nested: bool) -> C
     for i, value in enumerate(values):
         if isinstance(value, bool):
             raise InvalidValue(
-                path, f"Choice values cannot be booleans (got {value!r} at index {i}); Azure YAML rejects them "
-                "and grid/Bayesian break on them: use 0/1 or 'true'/'false'"
+                path,
+                f"Choice values cannot be booleans (got {value!r} at index {i}); Azure YAML rejects them "
+                "and grid/Bayesian break on them: use 0/1 or 'true'/'false'",
             )
         if isinstance(value, (list, tuple)):
             raise InvalidValue(path, f"Choice values cannot be lists (got {value!r} at index {i})")

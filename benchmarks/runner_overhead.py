@@ -32,7 +32,8 @@ def _sweep(folder: Path, command: str, total: int, concurrent: int, script: str 
     src.mkdir(parents=True, exist_ok=True)
     (src / "log.py").write_text(script)
     doc = {
-        "type": "sweep", "experiment_name": folder.name,
+        "type": "sweep",
+        "experiment_name": folder.name,
         "trial": {"code": "src", "command": command, "environment": "azureml:env@latest"},
         "sampling_algorithm": {"type": "random", "seed": 1},
         "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
@@ -72,14 +73,17 @@ def schedule(home: Path, trial_seconds: float) -> None:
                 return _original(self, *a, **k)
             finally:
                 timings[_name].append(time.perf_counter() - t)
+
         setattr(_tracking.Tracker, method, timed)
 
     folder = home / "schedule"
     stamps = folder / "stamps"
     stamps.mkdir(parents=True)
     # The trial: stamps its start and end, sleeps T. (No Python start-up inside, so T is known.)
-    command = (f"echo $(date +%s.%N) > {stamps}/$AZUREML_RUN_ID.start; sleep {trial_seconds}; "
-               f"echo $(date +%s.%N) > {stamps}/$AZUREML_RUN_ID.end")
+    command = (
+        f"echo $(date +%s.%N) > {stamps}/$AZUREML_RUN_ID.start; sleep {trial_seconds}; "
+        f"echo $(date +%s.%N) > {stamps}/$AZUREML_RUN_ID.end"
+    )
     path = _sweep(folder, command, total=16, concurrent=4)
     record, wall, _ = _run(path, "schedule", home)
     durations = []
@@ -89,8 +93,10 @@ def schedule(home: Path, trial_seconds: float) -> None:
         durations.append(end - start)
     ideal = math.ceil(16 / 4) * statistics.mean(durations)
     print(f"1. schedule: 16 trials x {statistics.mean(durations):.2f} s, 4 concurrent")
-    print(f"   sweep wall time {wall:.2f} s (incl. parent-run set-up), ideal schedule {ideal:.2f} s"
-          f" -> ratio {wall / ideal:.3f} (target <= 1.15)")
+    print(
+        f"   sweep wall time {wall:.2f} s (incl. parent-run set-up), ideal schedule {ideal:.2f} s"
+        f" -> ratio {wall / ideal:.3f} (target <= 1.15)"
+    )
     per_trial = (wall - ideal) * 4 / 16
     print(f"   azsweep overhead per trial slot: {per_trial * 1000:.0f} ms")
     for name, values in timings.items():
@@ -119,12 +125,18 @@ def logging_load(home: Path) -> None:
     path1 = _sweep(folder1, "python log.py 1600 # ${{search_space.x}}", total=1, concurrent=1, script=LOGGER)
     record1, wall1, _ = _run(path1, "log1", home)
     count1 = len(client.get_metric_history(record1.trials[0].run_id, "loss"))
-    print(f"3. 8 concurrent trials x 200 log_metric: {sum(counts)} of 1600 values in the store, "
-          f"failed trials: {failed or 'none'}, wall {wall8:.1f} s")
-    print(f"   1 trial x 1600 log_metric alone: {count1} of 1600 values, wall {wall1:.1f} s"
-          f" -> concurrent/alone wall ratio {wall8 / wall1:.2f}")
-    print(f"   per log_metric call: {wall1 / 1600 * 1000:.1f} ms alone (incl. start-up), "
-          f"{wall8 / 1600 * 1000:.1f} ms aggregate with 8 writers")
+    print(
+        f"3. 8 concurrent trials x 200 log_metric: {sum(counts)} of 1600 values in the store, "
+        f"failed trials: {failed or 'none'}, wall {wall8:.1f} s"
+    )
+    print(
+        f"   1 trial x 1600 log_metric alone: {count1} of 1600 values, wall {wall1:.1f} s"
+        f" -> concurrent/alone wall ratio {wall8 / wall1:.2f}"
+    )
+    print(
+        f"   per log_metric call: {wall1 / 1600 * 1000:.1f} ms alone (incl. start-up), "
+        f"{wall8 / 1600 * 1000:.1f} ms aggregate with 8 writers"
+    )
 
 
 def main() -> None:

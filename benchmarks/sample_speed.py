@@ -156,10 +156,14 @@ def main() -> None:
     stages = breakdown(n, repeats)
 
     us = 1e6
-    print(f"azsweep.sample speed: {n:,} configurations of a 6-parameter space "
-          "(2 uniform, loguniform, quniform, choice of 4, randint)")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"optuna {optuna.__version__}, azsweep {azsweep.__version__}; best of {repeats} repeats\n")
+    print(
+        f"azsweep.sample speed: {n:,} configurations of a 6-parameter space "
+        "(2 uniform, loguniform, quniform, choice of 4, randint)"
+    )
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"optuna {optuna.__version__}, azsweep {azsweep.__version__}; best of {repeats} repeats\n"
+    )
     print(f"{'':48}per configuration")
     for label, seconds in times.items():
         print(f"  {label:46}{seconds * us:10.3f} us")
@@ -179,11 +183,15 @@ def main() -> None:
     for label, seconds in stages.items():
         print(f"  {label:46}{seconds / n * us:10.3f} us  {seconds / total:6.1%}")
     rest = max(total - sum(stages.values()), 0.0)
-    print(f"  {'argument checks, space set-up, the rest':46}{rest / n * us:10.3f} us  {rest / total:6.1%}"
-          "  (stages are timed apart, so this is approximate)")
+    print(
+        f"  {'argument checks, space set-up, the rest':46}{rest / n * us:10.3f} us  {rest / total:6.1%}"
+        "  (stages are timed apart, so this is approximate)"
+    )
     sampling = stages["unit-cube points (PCG64)"] + stages["transforms to value columns"]
-    print(f"  => unit-cube sampling + transforms {sampling / total:.0%}, "
-          f"per-configuration dicts {stages['building the per-configuration dicts'] / total:.0%}")
+    print(
+        f"  => unit-cube sampling + transforms {sampling / total:.0%}, "
+        f"per-configuration dicts {stages['building the per-configuration dicts'] / total:.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def write_sweep(folder: Path, script: str, doc: dict[str, Any], script_name: str
     src.mkdir(parents=True, exist_ok=True)
     (src / script_name).write_text(textwrap.dedent(script))
     base: dict[str, Any] = {
-        "type": "sweep", "trial": {"code": "src", "environment": "azureml:env@latest"},
+        "type": "sweep",
+        "trial": {"code": "src", "environment": "azureml:env@latest"},
         "sampling_algorithm": {"type": "random", "seed": 7},
         "objective": {"goal": "minimize", "primary_metric": "loss"},
         "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
@@ -47,8 +48,14 @@ def run_sweep(path: Path, name: str, **limits: Any) -> Any:
         spec = replace(spec, limits=replace(spec.limits, **limits))
     settings = Settings.resolve()
     folder, tracker = settings.folder(name), Tracker.for_settings(settings)
-    runner = SweepRunner(spec, start(spec, folder, tracker), folder=folder, inputs=resolve_inputs(spec, {}, folder.inputs),
-                         tracker=tracker, launcher=ProcessLauncher())
+    runner = SweepRunner(
+        spec,
+        start(spec, folder, tracker),
+        folder=folder,
+        inputs=resolve_inputs(spec, {}, folder.inputs),
+        tracker=tracker,
+        launcher=ProcessLauncher(),
+    )
     return runner.run()
 
 

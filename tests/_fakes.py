@@ -166,10 +166,14 @@ class MemoryStore:
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         self.runs[run_id].params.update({k: str(v) for k, v in values.items()})
 
-    def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
-                    params: Mapping[str, Any], attempt: int = 1) -> str:
-        run_id = self._create(experiment_id, f"{sweep_name}_{index}",
-                              {"mlflow.parentRunId": parent_id, "azsweep.trial": str(index), "azsweep.attempt": str(attempt)})
+    def start_child(
+        self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
+    ) -> str:
+        run_id = self._create(
+            experiment_id,
+            f"{sweep_name}_{index}",
+            {"mlflow.parentRunId": parent_id, "azsweep.trial": str(index), "azsweep.attempt": str(attempt)},
+        )
         self.log_params(run_id, params)
         return run_id
 
@@ -204,21 +208,51 @@ class MemoryStore:
         self.runs[run_id].metrics.setdefault(key, []).append(value)
 
 
-def make_view(trials: list[Any], best: str | None = None, *, goal: str = "minimize", metric: str = "loss",
-              definition: Any = None, name: str = "v") -> Any:
+def make_view(
+    trials: list[Any],
+    best: str | None = None,
+    *,
+    goal: str = "minimize",
+    metric: str = "loss",
+    definition: Any = None,
+    name: str = "v",
+) -> Any:
     """A ``report.SweepView`` made by hand (for the presentation functions: tables, notes, plots)."""
     from azsweep.report import SweepView
 
     best_trial = next((t for t in trials if t.name == best), None)
-    return SweepView(name=name, status=JobStatus.COMPLETED, experiment_name="e", experiment_id="1", parent_run_id="p",
-                     tracking_uri="", primary_metric=metric, goal=goal, algorithm="random", seed=1,
-                     max_total_trials=len(trials), max_concurrent_trials=1, best_trial=best,
-                     best_score=best_trial.score if best_trial else None, trials=trials, definition=definition)
+    return SweepView(
+        name=name,
+        status=JobStatus.COMPLETED,
+        experiment_name="e",
+        experiment_id="1",
+        parent_run_id="p",
+        tracking_uri="",
+        primary_metric=metric,
+        goal=goal,
+        algorithm="random",
+        seed=1,
+        max_total_trials=len(trials),
+        max_concurrent_trials=1,
+        best_trial=best,
+        best_score=best_trial.score if best_trial else None,
+        trials=trials,
+        definition=definition,
+    )
 
 
-def make_trial(index: int, score: float | None, params: dict[str, str], *, status: str = "Completed", name: str = "v",
-               **fields: Any) -> Any:
+def make_trial(
+    index: int, score: float | None, params: dict[str, str], *, status: str = "Completed", name: str = "v", **fields: Any
+) -> Any:
     from azsweep.runner.record import Trial
 
-    return Trial(index=index, name=f"{name}_{index}", params=params, run_id=str(index), status=JobStatus(status),
-                 score=score, intervals=fields.pop("intervals", 1), **fields)
+    return Trial(
+        index=index,
+        name=f"{name}_{index}",
+        params=params,
+        run_id=str(index),
+        status=JobStatus(status),
+        score=score,
+        intervals=fields.pop("intervals", 1),
+        **fields,
+    )

@@ -55,8 +55,9 @@ def sweep_yaml(tmp_path: Path) -> Callable[..., Path]:
     (tmp_path / "src").mkdir(exist_ok=True)
     counter = itertools.count()
 
-    def write(changes: Mapping[str, Any] | None = None, drop: Iterable[str] = (), *, text: str | None = None,
-              name: str | None = None) -> Path:
+    def write(
+        changes: Mapping[str, Any] | None = None, drop: Iterable[str] = (), *, text: str | None = None, name: str | None = None
+    ) -> Path:
         path = tmp_path / (name or f"sweep{next(counter)}.yml")
         if text is None:
             data = copy.deepcopy(BASE_SWEEP)

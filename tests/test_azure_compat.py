@@ -21,16 +21,24 @@ def internal(name: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        pytest.fail(f"azure-ai-ml {version('azure-ai-ml')} changed {compat.INTERNALS[name]} "
-                    f"(used by azsweep.azure_compat.{name.split(' ')[0]}): {type(exc).__name__}: {exc}")
+        pytest.fail(
+            f"azure-ai-ml {version('azure-ai-ml')} changed {compat.INTERNALS[name]} "
+            f"(used by azsweep.azure_compat.{name.split(' ')[0]}): {type(exc).__name__}: {exc}"
+        )
 
 
 def _node(tmp_path: Path):  # type: ignore[no-untyped-def]
     (tmp_path / "src").mkdir(exist_ok=True)
-    trial = command(code=str(tmp_path / "src"), command="python t.py --lr ${{inputs.lr}} --opt ${{inputs.opt}}",
-                    environment="azureml:env@latest", inputs={"lr": 0.1, "opt": "sgd"}, compute="cpu")
+    trial = command(
+        code=str(tmp_path / "src"),
+        command="python t.py --lr ${{inputs.lr}} --opt ${{inputs.opt}}",
+        environment="azureml:env@latest",
+        inputs={"lr": 0.1, "opt": "sgd"},
+        compute="cpu",
+    )
     return trial(lr=Uniform(0.01, 0.1), opt=Choice(["sgd", "adam"])).sweep(
-        primary_metric="loss", goal="minimize", sampling_algorithm="random", max_total_trials=4)
+        primary_metric="loss", goal="minimize", sampling_algorithm="random", max_total_trials=4
+    )
 
 
 def test_a_sweep_node_stands_for_a_sweep_job(tmp_path: Path) -> None:

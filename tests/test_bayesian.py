@@ -41,8 +41,13 @@ def branin(p: dict) -> float:
 
 def mixed_objective(p: dict) -> float:
     """Smooth in lr, batch and width; a categorical offset for opt."""
-    return ((p["lr"] - 0.7) ** 2 + ((p["batch"] - 96) / 64) ** 2 + 0.3 * abs(p["odd"] - 8) / 4
-            + {16: 0.5, 32: 0.0, 64: 0.4}[p["width"]] + {"sgd": 0.6, "adam": 0.0, "rmsprop": 0.3}[p["opt"]])
+    return (
+        (p["lr"] - 0.7) ** 2
+        + ((p["batch"] - 96) / 64) ** 2
+        + 0.3 * abs(p["odd"] - 8) / 4
+        + {16: 0.5, 32: 0.0, 64: 0.4}[p["width"]]
+        + {"sgd": 0.6, "adam": 0.0, "rmsprop": 0.3}[p["opt"]]
+    )
 
 
 def sphere4(p: dict) -> float:
@@ -59,8 +64,9 @@ PROBLEMS = {
 def run(space: dict, fn, algorithm: str, seed: int, budget: int, goal: str = "minimize") -> azsweep.OptimizeResult:
     with warnings.catch_warnings():
         warnings.simplefilter("error", SamplerNote)  # a clean run never falls back
-        return azsweep.optimize(fn, search_space=space, goal=goal, sampling_algorithm=algorithm,
-                                max_total_trials=budget, seed=seed)
+        return azsweep.optimize(
+            fn, search_space=space, goal=goal, sampling_algorithm=algorithm, max_total_trials=budget, seed=seed
+        )
 
 
 def sampler_for(space: dict, seed: int = 0, **kwargs) -> BayesianSampler:
@@ -157,7 +163,7 @@ def test_concurrent_proposals_are_distinct_and_spread():
     keys = {tuple(c.values()) for c in batch}
     assert len(keys) == 4
     points = np.array([[c["x1"] / 15, c["x2"] / 15] for c in batch])
-    gaps = [np.linalg.norm(a - b) for i, a in enumerate(points) for b in points[i + 1:]]
+    gaps = [np.linalg.norm(a - b) for i, a in enumerate(points) for b in points[i + 1 :]]
     assert min(gaps) > 0.01  # the believer pushes the next proposal away from the running ones
 
 
@@ -215,8 +221,12 @@ print(json.dumps(BayesianSampler(space, 77).ask(history, 2)))
 
 
 def test_same_seed_and_results_give_the_same_proposals_in_a_fresh_process():
-    space = {"x1": sweep.Uniform(-5, 10), "x2": sweep.Uniform(0, 15), "c": sweep.Choice(["a", "b"]),
-             "q": sweep.QUniform(0, 20, 2)}
+    space = {
+        "x1": sweep.Uniform(-5, 10),
+        "x2": sweep.Uniform(0, 15),
+        "c": sweep.Choice(["a", "b"]),
+        "q": sweep.QUniform(0, 20, 2),
+    }
     fn = lambda p: branin(p) + (p["c"] == "b") + p["q"] / 10  # noqa: E731
     sampler = sampler_for(space, seed=77)
     history: list[Observation] = []
@@ -256,14 +266,17 @@ def _fresh_history(n: int = 8) -> list[dict]:
     return SobolSampler(search_space_from(PROBLEMS["branin"][0]), 9).ask([], n)
 
 
-@pytest.mark.parametrize("values, note", [
-    ([None] * 8, "finite value"),  # every trial failed or logged nothing
-    ([2.5] * 8, "same value"),  # constant results
-    ([1.0, math.inf, 3.0, -math.inf, 2.0, 1e300, -1e300, 5.0], "infinite"),
-    ([1.0, None, 3.0, None, 2.0, 1e300, 7.0, 5.0], "failed or metric-less"),
-    ([float("nan"), 1.0, 2.0, 3.0, 1e-300, 4.0, 2.0, 0.5], "failed or metric-less"),  # NaN is no value
-    ([0.5, 1.0, 2.0, 3.0, 1e-300, 4.0, 2.0, 7.0], None),
-])
+@pytest.mark.parametrize(
+    "values, note",
+    [
+        ([None] * 8, "finite value"),  # every trial failed or logged nothing
+        ([2.5] * 8, "same value"),  # constant results
+        ([1.0, math.inf, 3.0, -math.inf, 2.0, 1e300, -1e300, 5.0], "infinite"),
+        ([1.0, None, 3.0, None, 2.0, 1e300, 7.0, 5.0], "failed or metric-less"),
+        ([float("nan"), 1.0, 2.0, 3.0, 1e-300, 4.0, 2.0, 0.5], "failed or metric-less"),  # NaN is no value
+        ([0.5, 1.0, 2.0, 3.0, 1e-300, 4.0, 2.0, 7.0], None),
+    ],
+)
 def test_odd_results_never_crash_or_stall_and_the_fallback_is_explained(values, note):
     space = PROBLEMS["branin"][0]
     sampler = sampler_for(space, seed=9, n_initial=5)
@@ -371,8 +384,9 @@ def test_one_proposal_after_200_trials_in_six_dimensions_takes_well_under_a_seco
 
 
 @pytest.mark.slow
-def test_a_bayesian_sweep_runs_end_to_end_through_real_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]):
+def test_a_bayesian_sweep_runs_end_to_end_through_real_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     import yaml
 
     from azsweep.cli import main
@@ -385,17 +399,28 @@ def test_a_bayesian_sweep_runs_end_to_end_through_real_processes(tmp_path: Path,
     (tmp_path / "src" / "train.py").write_text(
         "import sys, mlflow\n"
         "x, k = float(sys.argv[1]), sys.argv[2]\n"
-        "mlflow.log_metric('loss', (x - 0.3) ** 2 + (0.5 if k == 'b' else 0.0))\n")
-    (tmp_path / "sweep.yml").write_text(yaml.safe_dump({
-        "type": "sweep",
-        "trial": {"code": "src", "command": "python train.py ${{search_space.x}} ${{search_space.k}}",
-                  "environment": "azureml:env@latest"},
-        "sampling_algorithm": "bayesian",  # Azure's Bayesian sampling takes no seed: one is drawn and recorded
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1},
-                         "k": {"type": "choice", "values": ["a", "b"]}},
-        "objective": {"goal": "minimize", "primary_metric": "loss"},
-        "limits": {"max_total_trials": 7, "max_concurrent_trials": 2},
-    }, sort_keys=False))
+        "mlflow.log_metric('loss', (x - 0.3) ** 2 + (0.5 if k == 'b' else 0.0))\n"
+    )
+    (tmp_path / "sweep.yml").write_text(
+        yaml.safe_dump(
+            {
+                "type": "sweep",
+                "trial": {
+                    "code": "src",
+                    "command": "python train.py ${{search_space.x}} ${{search_space.k}}",
+                    "environment": "azureml:env@latest",
+                },
+                "sampling_algorithm": "bayesian",  # Azure's Bayesian sampling takes no seed: one is drawn and recorded
+                "search_space": {
+                    "x": {"type": "uniform", "min_value": 0, "max_value": 1},
+                    "k": {"type": "choice", "values": ["a", "b"]},
+                },
+                "objective": {"goal": "minimize", "primary_metric": "loss"},
+                "limits": {"max_total_trials": 7, "max_concurrent_trials": 2},
+            },
+            sort_keys=False,
+        )
+    )
     assert main(["run", str(tmp_path / "sweep.yml"), "--name", "bayes-e2e", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     record = SweepRecord.load(SweepFolder(tmp_path / "home", "bayes-e2e"))

@@ -88,7 +88,9 @@ def test_validate_json_lines(capsys, sweep_yaml):
     assert code == 1
     problems = json_lines(out)
     assert {(p["file"], p["severity"], p["path"]) for p in problems} == {
-        (str(path), "error", "limits.max_total_trials"), (str(path), "warning", "search_space.opt")}
+        (str(path), "error", "limits.max_total_trials"),
+        (str(path), "warning", "search_space.opt"),
+    }
     assert any("(got 5000)" in p["message"] for p in problems)
     assert err == ""
 
@@ -117,11 +119,14 @@ def test_an_unknown_option_is_a_usage_error(capsys, sweep_yaml):
     assert "--strict" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    (None, "cannot read the file"),
-    ("type: sweep\nsearch_space: {lr: [\n", "not valid YAML"),
-    ("type: command\n", "must be sweep"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (None, "cannot read the file"),
+        ("type: sweep\nsearch_space: {lr: [\n", "not valid YAML"),
+        ("type: command\n", "must be sweep"),
+    ],
+)
 def test_unreadable_files_get_one_line_and_exit_1(capsys, tmp_path, text, fragment):
     path = tmp_path / "broken.yml"
     if text is not None:
@@ -132,13 +137,16 @@ def test_unreadable_files_get_one_line_and_exit_1(capsys, tmp_path, text, fragme
     assert line.startswith(f"{path}: error: ") and fragment in line
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"objective.goal": "maximise"}, "objective.goal"),
-    ({"search_space.lr": {"type": "beta"}}, "search_space.lr"),
-    ({"sampling_algorithm": {"type": "random", "rule": "halton"}}, "sampling_algorithm.rule"),
-    ({"early_termination": {"type": "bandit", "evaluation_interval": 1}}, "early_termination"),
-    ({"trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}} ${{inputs.typo}}"}, "trial.command"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"objective.goal": "maximise"}, "objective.goal"),
+        ({"search_space.lr": {"type": "beta"}}, "search_space.lr"),
+        ({"sampling_algorithm": {"type": "random", "rule": "halton"}}, "sampling_algorithm.rule"),
+        ({"early_termination": {"type": "bandit", "evaluation_interval": 1}}, "early_termination"),
+        ({"trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}} ${{inputs.typo}}"}, "trial.command"),
+    ],
+)
 def test_validate_never_prints_a_traceback(capsys, sweep_yaml, changes, expected):
     code, out, err = run(capsys, "validate", sweep_yaml(changes))
     assert code == 1
@@ -193,8 +201,12 @@ def test_sample_grid_prints_at_most_the_grid(capsys, sweep_yaml):
 
 
 def test_sample_sobol_and_logbase_from_yaml(capsys, sweep_yaml):
-    path = sweep_yaml({"sampling_algorithm": {"type": "random", "rule": "sobol", "seed": 3, "logbase": 10},
-                       "search_space.lr": {"type": "loguniform", "min_value": -3, "max_value": -1}})
+    path = sweep_yaml(
+        {
+            "sampling_algorithm": {"type": "random", "rule": "sobol", "seed": 3, "logbase": 10},
+            "search_space.lr": {"type": "loguniform", "min_value": -3, "max_value": -1},
+        }
+    )
     code, out, _ = run(capsys, "sample", path, "-n", "64", "--json")
     assert code == 0
     configs = json_lines(out)
@@ -233,8 +245,10 @@ def test_sample_an_invalid_file_is_one_line(capsys, sweep_yaml):
     path = sweep_yaml(BAD_LOGUNIFORM)
     code, out, err = run(capsys, "sample", path, "-n", "3", "--json")
     assert code == 1 and out == ""
-    assert err.strip() == f"azsweep: error: {path}: error: search_space.lr: LogUniform needs min_value <= max_value " \
-                          "(got -2.0 and -4.0)"
+    assert (
+        err.strip() == f"azsweep: error: {path}: error: search_space.lr: LogUniform needs min_value <= max_value "
+        "(got -2.0 and -4.0)"
+    )
 
 
 def test_debug_lets_the_exception_through(capsys, sweep_yaml):
@@ -254,16 +268,22 @@ def azsweep_executable() -> list[str]:
 def test_azsweep_validate_in_a_real_process(sweep_yaml):
     bad, warned = sweep_yaml(BAD_LOGUNIFORM), sweep_yaml(UNUSED_OPT)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run([*azsweep_executable(), "validate", str(warned), str(bad)], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [*azsweep_executable(), "validate", str(warned), str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"{warned}: warning: search_space.opt: ")
     assert lines[1].startswith(f"{bad}: error: search_space.lr: ") and lines[1].endswith("(got -2.0 and -4.0)")
-    ok = subprocess.run([*azsweep_executable(), "validate", str(warned)], capture_output=True, text=True, env=env,
-                        timeout=120, check=False)
+    ok = subprocess.run(
+        [*azsweep_executable(), "validate", str(warned)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert ok.returncode == 0, ok.stderr
-    usage = subprocess.run([*azsweep_executable(), "validate"], capture_output=True, text=True, env=env, timeout=120,
-                           check=False)
+    usage = subprocess.run([*azsweep_executable(), "validate"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr

@@ -100,8 +100,13 @@ CASES = {
             "early_termination": {"type": "truncation_selection", "truncation_percentage": 25, "evaluation_interval": 1},
             "limits": {"max_total_trials": 20},
         },
-        "space": {"w": sweep.Normal(0, 0.1), "s": sweep.LogNormal(0, 1), "qn": sweep.QNormal(10, 2, 1),
-                  "qlu": sweep.QLogUniform(0, 4, 5), "qln": sweep.QLogNormal(1, 0.5, 0.5)},
+        "space": {
+            "w": sweep.Normal(0, 0.1),
+            "s": sweep.LogNormal(0, 1),
+            "qn": sweep.QNormal(10, 2, 1),
+            "qlu": sweep.QLogUniform(0, 4, 5),
+            "qln": sweep.QLogNormal(1, 0.5, 0.5),
+        },
         "algorithm": sweep.RandomSamplingAlgorithm(seed=123),
         "objective": ("minimize", "loss"),
         "policy": sweep.TruncationSelectionPolicy(truncation_percentage=25, evaluation_interval=1),
@@ -123,8 +128,11 @@ def write_case(tmp_path: Path, case: dict) -> Path:
     (tmp_path / "src").mkdir(exist_ok=True)
     data = {
         "type": "sweep",
-        "trial": {"code": "src", "command": command_text(case["space"], "search_space"),
-                  "environment": "azureml:AzureML-sklearn-1.5@latest"},
+        "trial": {
+            "code": "src",
+            "command": command_text(case["space"], "search_space"),
+            "environment": "azureml:AzureML-sklearn-1.5@latest",
+        },
         "inputs": {"epochs": 3},
         "compute": "azureml:cpu-cluster",
         **case["yaml"],
@@ -136,21 +144,39 @@ def write_case(tmp_path: Path, case: dict) -> Path:
 
 def node_case(case: dict):
     names = list(case["space"])
-    job = command(code="./src", command=command_text(names, "inputs"), environment="azureml:AzureML-sklearn-1.5@latest",
-                  inputs={**{n: 0 for n in names}, "epochs": 3}, compute="azureml:cpu-cluster")
+    job = command(
+        code="./src",
+        command=command_text(names, "inputs"),
+        environment="azureml:AzureML-sklearn-1.5@latest",
+        inputs={**{n: 0 for n in names}, "epochs": 3},
+        compute="azureml:cpu-cluster",
+    )
     goal, metric = case["objective"]
-    node = job(**case["space"]).sweep(primary_metric=metric, goal=goal, sampling_algorithm=case["algorithm"],
-                                      early_termination_policy=case["policy"], **case["limits"])
+    node = job(**case["space"]).sweep(
+        primary_metric=metric,
+        goal=goal,
+        sampling_algorithm=case["algorithm"],
+        early_termination_policy=case["policy"],
+        **case["limits"],
+    )
     return node
 
 
 def sweep_job_case(case: dict):
     goal, metric = case["objective"]
-    trial = CommandJob(code="./src", command=command_text(case["space"], "search_space"),
-                       environment="azureml:AzureML-sklearn-1.5@latest")
-    return sweep.SweepJob(trial=trial, inputs={"epochs": 3}, compute="azureml:cpu-cluster", search_space=case["space"],
-                          sampling_algorithm=case["algorithm"], objective=sweep.Objective(goal=goal, primary_metric=metric),
-                          limits=sweep.SweepJobLimits(**case["limits"]), early_termination=case["policy"])
+    trial = CommandJob(
+        code="./src", command=command_text(case["space"], "search_space"), environment="azureml:AzureML-sklearn-1.5@latest"
+    )
+    return sweep.SweepJob(
+        trial=trial,
+        inputs={"epochs": 3},
+        compute="azureml:cpu-cluster",
+        search_space=case["space"],
+        sampling_algorithm=case["algorithm"],
+        objective=sweep.Objective(goal=goal, primary_metric=metric),
+        limits=sweep.SweepJobLimits(**case["limits"]),
+        early_termination=case["policy"],
+    )
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -182,10 +208,19 @@ def test_forms_with_different_content_give_different_specs(tmp_path):
 
 def test_azure_ai_ml_objects_give_the_same_spec_as_azsweep_objects():
     def build(m):
-        job = command(code="./src", command="python t.py --lr ${{inputs.lr}}", environment="azureml:env@latest",
-                      inputs={"lr": 0.1}, compute="cpu")
-        return job(lr=m.QLogUniform(0, 3, 1)).sweep(primary_metric="m", goal="minimize", max_total_trials=3,
-                                                    sampling_algorithm=m.RandomSamplingAlgorithm(seed=1, logbase=10))
+        job = command(
+            code="./src",
+            command="python t.py --lr ${{inputs.lr}}",
+            environment="azureml:env@latest",
+            inputs={"lr": 0.1},
+            compute="cpu",
+        )
+        return job(lr=m.QLogUniform(0, 3, 1)).sweep(
+            primary_metric="m",
+            goal="minimize",
+            max_total_trials=3,
+            sampling_algorithm=m.RandomSamplingAlgorithm(seed=1, logbase=10),
+        )
 
     ours, _ = load_spec(build(sweep))
     theirs, _ = load_spec(build(azure_sweep))
@@ -224,11 +259,14 @@ def test_optional_input_blocks_may_name_undefined_inputs(sweep_yaml):
 
 def test_inputs_and_outputs_are_read(tmp_path):
     (tmp_path / "src").mkdir()
-    job = command(code=str(tmp_path / "src"),
-                  command="python t.py --lr ${{inputs.lr}} --data ${{inputs.data}} --n ${{inputs.n}} --out ${{outputs.model}}",
-                  environment="azureml:env@latest",
-                  inputs={"lr": 0.1, "n": True, "data": Input(type="uri_file", path="https://example.com/iris.csv")},
-                  outputs={"model": {"type": "uri_folder"}}, compute="cpu")
+    job = command(
+        code=str(tmp_path / "src"),
+        command="python t.py --lr ${{inputs.lr}} --data ${{inputs.data}} --n ${{inputs.n}} --out ${{outputs.model}}",
+        environment="azureml:env@latest",
+        inputs={"lr": 0.1, "n": True, "data": Input(type="uri_file", path="https://example.com/iris.csv")},
+        outputs={"model": {"type": "uri_folder"}},
+        compute="cpu",
+    )
     spec, d = load_spec(job(lr=sweep.Uniform(0, 1)).sweep(primary_metric="m", goal="minimize", max_total_trials=2))
     assert spec is not None, d.problems
     assert spec.inputs["n"].literal and spec.inputs["n"].value == "True"  # azure-ai-ml stringifies literals
@@ -237,12 +275,15 @@ def test_inputs_and_outputs_are_read(tmp_path):
     assert "lr" not in spec.inputs
 
 
-@pytest.mark.parametrize(("text", "path", "fragment"), [
-    ("type: sweep\nsearch_space: [\n", "", "not valid YAML at line"),
-    ("- just\n- a list\n", "", "expected a mapping"),
-    ("type: command\ncommand: echo hi\n", "type", "'command'"),
-    ("", "", "got NoneType"),
-])
+@pytest.mark.parametrize(
+    ("text", "path", "fragment"),
+    [
+        ("type: sweep\nsearch_space: [\n", "", "not valid YAML at line"),
+        ("- just\n- a list\n", "", "expected a mapping"),
+        ("type: command\ncommand: echo hi\n", "type", "'command'"),
+        ("", "", "got NoneType"),
+    ],
+)
 def test_files_that_are_not_sweeps_get_one_clear_problem(text, path, fragment, sweep_yaml):
     spec, d = load_spec(sweep_yaml(text=text))
     assert spec is None
@@ -284,25 +325,33 @@ def test_validate_accepts_str_and_path(sweep_yaml):
     assert [p.path for p in azsweep.validate(path)] == ["limits.max_total_trials"]
 
 
-@pytest.mark.parametrize(("item", "wire"), [
-    ({"type": "choice", "values": [1, "a"]}, ["choice", [[1, "a"]]]),
-    ({"type": "randint", "upper": 3}, ["randint", [3]]),
-    ({"type": "Uniform", "min_value": 0, "max_value": 1}, ["uniform", [0, 1]]),
-    ({"type": "qlognormal", "mu": 0, "sigma": 1, "q": 2}, ["qlognormal", [0, 1, 2]]),
-    ({"type": "choice", "values": [{"k": "a", "x": {"type": "uniform", "min_value": 0, "max_value": 1}}]},
-     ["choice", [[{"k": "a", "x": ["uniform", [0, 1]]}]]]),
-])
+@pytest.mark.parametrize(
+    ("item", "wire"),
+    [
+        ({"type": "choice", "values": [1, "a"]}, ["choice", [[1, "a"]]]),
+        ({"type": "randint", "upper": 3}, ["randint", [3]]),
+        ({"type": "Uniform", "min_value": 0, "max_value": 1}, ["uniform", [0, 1]]),
+        ({"type": "qlognormal", "mu": 0, "sigma": 1, "q": 2}, ["qlognormal", [0, 1, 2]]),
+        (
+            {"type": "choice", "values": [{"k": "a", "x": {"type": "uniform", "min_value": 0, "max_value": 1}}]},
+            ["choice", [[{"k": "a", "x": ["uniform", [0, 1]]}]]],
+        ),
+    ],
+)
 def test_yaml_distributions_become_the_rest_form(item, wire):
     assert yaml_to_wire("search_space.x", item) == wire
     from_wire("search_space.x", wire)  # and the wire form is valid
 
 
-@pytest.mark.parametrize(("item", "fragment"), [
-    ({"type": "beta", "a": 1}, "unknown distribution type 'beta'; accepted: choice, randint, uniform"),
-    ({"type": "uniform", "min_value": 0, "max_value": 1, "q": 2}, "unknown field 'q'"),
-    ({"min_value": 0}, "expected a distribution with a type"),
-    ({"type": "choice", "values": "abc"}, "choice needs a list of values (got 'abc')"),
-])
+@pytest.mark.parametrize(
+    ("item", "fragment"),
+    [
+        ({"type": "beta", "a": 1}, "unknown distribution type 'beta'; accepted: choice, randint, uniform"),
+        ({"type": "uniform", "min_value": 0, "max_value": 1, "q": 2}, "unknown field 'q'"),
+        ({"min_value": 0}, "expected a distribution with a type"),
+        ({"type": "choice", "values": "abc"}, "choice needs a list of values (got 'abc')"),
+    ],
+)
 def test_yaml_distribution_errors(item, fragment):
     with pytest.raises(InvalidValue) as info:
         yaml_to_wire("search_space.x", item)

@@ -59,10 +59,12 @@ def test_rest_form_is_identical_to_azure_ai_ml(name, args, kwargs):
 
 def test_conditional_choice_rest_form_is_identical():
     def build(m):
-        return m.Choice([
-            {"name": "svm", "C": m.Uniform(0.1, 10), "kernel": m.Choice(["rbf", "linear"])},
-            {"name": "rf", "n": m.Randint(10), "depth": m.QUniform(2, 10, 1), "crit": "gini"},
-        ])
+        return m.Choice(
+            [
+                {"name": "svm", "C": m.Uniform(0.1, 10), "kernel": m.Choice(["rbf", "linear"])},
+                {"name": "rf", "n": m.Randint(10), "depth": m.QUniform(2, 10, 1), "crit": "gini"},
+            ]
+        )
 
     assert build(sweep)._to_rest_object() == build(azure_sweep)._to_rest_object()
     assert build(sweep)._to_rest_object()[1][0][0]["C"] == ["uniform", [0.1, 10]]
@@ -131,8 +133,19 @@ early_termination: {type: bandit, slack_factor: 0.1, evaluation_interval: 1, del
 limits: {max_total_trials: 20, max_concurrent_trials: 4, timeout: 7200, trial_timeout: 600}
 """
 
-YAML_CLASSES = {"c": "Choice", "r": "Randint", "u": "Uniform", "lu": "LogUniform", "qu": "QUniform", "qlu": "QLogUniform",
-                "n": "Normal", "ln": "LogNormal", "qn": "QNormal", "qln": "QLogNormal", "model": "Choice"}
+YAML_CLASSES = {
+    "c": "Choice",
+    "r": "Randint",
+    "u": "Uniform",
+    "lu": "LogUniform",
+    "qu": "QUniform",
+    "qlu": "QLogUniform",
+    "n": "Normal",
+    "ln": "LogNormal",
+    "qn": "QNormal",
+    "qln": "QLogNormal",
+    "model": "Choice",
+}
 
 
 @pytest.fixture
@@ -166,7 +179,8 @@ def test_each_distribution_built_in_python_equals_the_yaml_one(name, args, kwarg
     dist = getattr(sweep, name)(**kwargs)
     wire_type, wire_args = dist._to_rest_object()
     fields = {"choice": ["values"], "randint": ["upper"]}.get(
-        wire_type, ["mu", "sigma"] if "normal" in wire_type else ["min_value", "max_value"])
+        wire_type, ["mu", "sigma"] if "normal" in wire_type else ["min_value", "max_value"]
+    )
     if wire_type.startswith("q"):
         fields = [*fields, "q"]
     values = wire_args[0] if wire_type == "choice" else wire_args
@@ -197,9 +211,13 @@ def node_with(m):
     )
     called = job(**{k: getattr(m, name)(*args) for k, (name, args, _) in zip(NODE_INPUTS, DISTRIBUTIONS)})
     return called.sweep(
-        primary_metric="accuracy", goal="maximize",
+        primary_metric="accuracy",
+        goal="maximize",
         sampling_algorithm=m.RandomSamplingAlgorithm(rule="sobol", seed=3, logbase=10),
-        max_total_trials=20, max_concurrent_trials=4, timeout=7200, trial_timeout=600,
+        max_total_trials=20,
+        max_concurrent_trials=4,
+        timeout=7200,
+        trial_timeout=600,
         early_termination_policy=m.BanditPolicy(slack_amount=0.2, evaluation_interval=2, delay_evaluation=1),
     )
 
@@ -216,22 +234,38 @@ def test_command_sweep_rest_body_is_identical_with_azsweep_classes():
 
 def test_command_sweep_rest_body_with_a_search_space_argument():
     def build(m):
-        job = command(code="./src", command="python t.py --lr ${{inputs.lr}} --b ${{inputs.b}}",
-                      environment="azureml:env@latest", inputs={"lr": 0.1, "b": 1}, compute="cpu")
-        return job.sweep(primary_metric="loss", goal="minimize", sampling_algorithm="grid",
-                         search_space={"lr": m.Choice([0.1, 0.01]), "b": m.Choice([1, 2])}, max_total_trials=4)
+        job = command(
+            code="./src",
+            command="python t.py --lr ${{inputs.lr}} --b ${{inputs.b}}",
+            environment="azureml:env@latest",
+            inputs={"lr": 0.1, "b": 1},
+            compute="cpu",
+        )
+        return job.sweep(
+            primary_metric="loss",
+            goal="minimize",
+            sampling_algorithm="grid",
+            search_space={"lr": m.Choice([0.1, 0.01]), "b": m.Choice([1, 2])},
+            max_total_trials=4,
+        )
 
     assert rest_body(build(sweep)._to_job()) == rest_body(build(azure_sweep)._to_job())
 
 
 def sweep_job_with(m):
-    trial = CommandJob(code="./src", command="python t.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} "
-                       "--model ${{search_space.model}}", environment="azureml:env@latest")
+    trial = CommandJob(
+        code="./src",
+        command="python t.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} --model ${{search_space.model}}",
+        environment="azureml:env@latest",
+    )
     return m.SweepJob(
         trial=trial,
         compute="cpu-cluster",
-        search_space={"lr": m.LogUniform(-9, -2), "opt": m.Choice(["sgd", "adam"]),
-                      "model": m.Choice([{"k": "svm", "C": m.Uniform(0, 1)}, {"k": "rf", "n": m.Randint(4)}])},
+        search_space={
+            "lr": m.LogUniform(-9, -2),
+            "opt": m.Choice(["sgd", "adam"]),
+            "model": m.Choice([{"k": "svm", "C": m.Uniform(0, 1)}, {"k": "rf", "n": m.Randint(4)}]),
+        },
         sampling_algorithm=m.RandomSamplingAlgorithm(seed=1),
         objective=m.Objective(goal="minimize", primary_metric="loss"),
         limits=m.SweepJobLimits(max_total_trials=8, max_concurrent_trials=2, timeout=3600),

@@ -39,8 +39,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def azsweep(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "azsweep", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([sys.executable, "-m", "azsweep", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 SLOW_TRIAL = """
@@ -55,13 +54,19 @@ print("seed", os.environ["AZSWEEP_TRIAL_SEED"])
 
 def test_driver_killed_ten_times_then_resumed_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     total = 8
-    path = write_sweep(tmp_path, SLOW_TRIAL, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "sampling_algorithm": {"type": "random", "seed": 11},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1},
-                         "k": {"type": "choice", "values": [1, 2, 3]}},
-        "limits": {"max_total_trials": total, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        SLOW_TRIAL,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "sampling_algorithm": {"type": "random", "seed": 11},
+            "search_space": {
+                "x": {"type": "uniform", "min_value": 0, "max_value": 1},
+                "k": {"type": "choice", "values": [1, 2, 3]},
+            },
+            "limits": {"max_total_trials": total, "max_concurrent_trials": 2},
+        },
+    )
     name = "crashy"
     journal = Journal(Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / name / "journal.jsonl")
     delays = random.Random(3)
@@ -98,8 +103,11 @@ def test_driver_killed_ten_times_then_resumed_loses_and_duplicates_nothing(tmp_p
     view = load_view(name)
     assert view_json(view)["trials"] == summary["trials"]
     client = Tracker().client
-    children = client.search_runs([client.get_experiment_by_name(view.experiment_name).experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{view.parent_run_id}'", max_results=500)
+    children = client.search_runs(
+        [client.get_experiment_by_name(view.experiment_name).experiment_id],
+        f"tags.`mlflow.parentRunId` = '{view.parent_run_id}'",
+        max_results=500,
+    )
     interrupted = [r for r in children if r.data.tags.get("azsweep.status") == "Interrupted"]
     assert len(children) == total + len(interrupted) == total + view.interrupted_attempts
     assert all(r.info.status == "KILLED" for r in interrupted)
@@ -110,19 +118,28 @@ def test_driver_killed_ten_times_then_resumed_loses_and_duplicates_nothing(tmp_p
     assert kills // 2 <= sum(e["event"] == "resumed" for e in events) <= kills
     closed = [e for e in events if e["event"] == "trial_interrupted" and e.get("run_id")]  # attempts that had a run
     assert len(closed) == len({e["run_id"] for e in closed}) == view.interrupted_attempts > 0
-    seeds = {int(t["index"]): (Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / name / "trials" / t["name"] / "user_logs"
-                               / "std_log.txt").read_text().split("seed ")[-1].strip() for t in summary["trials"]}
+    seeds = {
+        int(t["index"]): (Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / name / "trials" / t["name"] / "user_logs" / "std_log.txt")
+        .read_text()
+        .split("seed ")[-1]
+        .strip()
+        for t in summary["trials"]
+    }
     from azsweep.runner.loop import trial_seed
 
     assert seeds == {i: str(trial_seed(11, i)) for i in range(total)}
 
 
 def test_resume_refuses_to_restart_a_name_without_resume_and_finishes_idempotently(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, "import sys, mlflow; mlflow.log_metric('loss', float(sys.argv[1]))\n", {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        "import sys, mlflow; mlflow.log_metric('loss', float(sys.argv[1]))\n",
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
+        },
+    )
     first = azsweep("run", str(path), "--name", "twice", "--json")
     out1, _ = first.communicate(timeout=120)
     again = azsweep("run", str(path), "--name", "twice")
@@ -154,12 +171,16 @@ def test_misbehaving_trials_never_take_the_sweep_down(tmp_path: Path) -> None:
         pass
     """
     modes = ["nan", "inf", "string", "flood", "silent"]
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.mode}}"},
-        "sampling_algorithm": "grid",
-        "search_space": {"mode": {"type": "choice", "values": modes}},
-        "limits": {"max_total_trials": 5, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.mode}}"},
+            "sampling_algorithm": "grid",
+            "search_space": {"mode": {"type": "choice", "values": modes}},
+            "limits": {"max_total_trials": 5, "max_concurrent_trials": 2},
+        },
+    )
     record = run_sweep(path, "misbehaving")
     by_mode = {t.params["mode"]: t for t in record.trials}
     assert by_mode["nan"].status == "Completed" and by_mode["nan"].score == 0.5  # NaN is ignored, not best
@@ -180,11 +201,15 @@ def test_a_briefly_locked_store_loses_nothing(tmp_path: Path) -> None:
         mlflow.log_metric("loss", float(sys.argv[1]) + i)
         time.sleep(0.3)
     """
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+        },
+    )
     db = Path(os.environ["AZSWEEP_HOME"]) / "mlflow.db"
 
     def hold_lock() -> None:
@@ -205,13 +230,20 @@ def test_a_briefly_locked_store_loses_nothing(tmp_path: Path) -> None:
 
 def test_two_sweeps_into_the_same_store_at_once(tmp_path: Path) -> None:
     script = "import sys, time, mlflow\nfor i in range(3):\n    mlflow.log_metric('loss', float(sys.argv[1]) + i)\n"
-    paths = [write_sweep(tmp_path / f"s{i}", script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "sampling_algorithm": {"type": "random", "seed": i},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
-        "experiment_name": "shared-experiment",
-    }) for i in range(2)]
+    paths = [
+        write_sweep(
+            tmp_path / f"s{i}",
+            script,
+            {
+                "trial": {"command": "python train.py ${{search_space.x}}"},
+                "sampling_algorithm": {"type": "random", "seed": i},
+                "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+                "limits": {"max_total_trials": 3, "max_concurrent_trials": 2},
+                "experiment_name": "shared-experiment",
+            },
+        )
+        for i in range(2)
+    ]
     procs = [azsweep("run", str(p), "--name", f"pair{i}", "--json") for i, p in enumerate(paths)]
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
@@ -224,11 +256,15 @@ def test_two_sweeps_into_the_same_store_at_once(tmp_path: Path) -> None:
 
 def test_trials_keep_their_snapshot_when_the_code_changes_mid_sweep(tmp_path: Path) -> None:
     script = "import time, mlflow\nVERSION = 1\nmlflow.log_metric('loss', VERSION)\ntime.sleep(1.0)\n"
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 3, "max_concurrent_trials": 1},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 3, "max_concurrent_trials": 1},
+        },
+    )
     proc = azsweep("run", str(path), "--name", "snapshot", "--json")
     journal = Journal(Path(os.environ["AZSWEEP_HOME"]) / "sweeps" / "snapshot" / "journal.jsonl")
     deadline = time.monotonic() + 60

@@ -35,10 +35,16 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalClient:
 
 
 def node(wait: float, total: int = 3):  # type: ignore[no-untyped-def]
-    job = command(code="./src", command="python train.py ${{inputs.x}} ${{inputs.wait}}", environment="env@latest",
-                  inputs={"x": 0.1, "wait": wait, "mode": "a"}, compute="cpu-cluster")
+    job = command(
+        code="./src",
+        command="python train.py ${{inputs.x}} ${{inputs.wait}}",
+        environment="env@latest",
+        inputs={"x": 0.1, "wait": wait, "mode": "a"},
+        compute="cpu-cluster",
+    )
     return job(x=Uniform(min_value=0, max_value=1), mode=Choice(["a", "b"])).sweep(
-        primary_metric="loss", goal="minimize", max_total_trials=total, max_concurrent_trials=2)
+        primary_metric="loss", goal="minimize", max_total_trials=total, max_concurrent_trials=2
+    )
 
 
 def test_create_stream_get_list_with_azure_objects(client: LocalClient, capsys: pytest.CaptureFixture[str]) -> None:

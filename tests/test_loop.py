@@ -24,15 +24,27 @@ from azsweep.runner.recovery import recover
 from azsweep.spec import SweepSpec, spec_from_rest
 
 
-def make_spec(values: list[Any], *, total: int | None = None, concurrent: int = 1, policy: dict[str, Any] | None = None,
-              trial_timeout: float | None = None, timeout: float | None = None, goal: str = "minimize") -> SweepSpec:
+def make_spec(
+    values: list[Any],
+    *,
+    total: int | None = None,
+    concurrent: int = 1,
+    policy: dict[str, Any] | None = None,
+    trial_timeout: float | None = None,
+    timeout: float | None = None,
+    goal: str = "minimize",
+) -> SweepSpec:
     """A grid sweep over ``x`` (trial i gets ``values[i]``) with the given limits."""
     props = {
         "searchSpace": {"x": ["choice", [values]]},
         "samplingAlgorithm": {"samplingAlgorithmType": "grid"},
         "objective": {"goal": goal, "primaryMetric": "loss"},
-        "limits": {"maxTotalTrials": total or len(values), "maxConcurrentTrials": concurrent,
-                   "trialTimeout": trial_timeout, "timeout": timeout},
+        "limits": {
+            "maxTotalTrials": total or len(values),
+            "maxConcurrentTrials": concurrent,
+            "trialTimeout": trial_timeout,
+            "timeout": timeout,
+        },
         "trial": {"command": "python train.py --x ${{search_space.x}}"},
         "earlyTermination": policy,
         "experimentName": "loop",
@@ -50,14 +62,27 @@ class Harness:
         self.launchers: list[FakeLauncher] = []
         self.runner: SweepRunner | None = None
 
-    def run(self, spec: SweepSpec, behaviour: Callable[[int, dict[str, str]], Script], *, resume: bool = False,
-            before: Callable[[SweepRunner], None] | None = None) -> SweepRecord:
+    def run(
+        self,
+        spec: SweepSpec,
+        behaviour: Callable[[int, dict[str, str]], Script],
+        *,
+        resume: bool = False,
+        before: Callable[[SweepRunner], None] | None = None,
+    ) -> SweepRecord:
         launcher = FakeLauncher(self.clock, self.store, behaviour)
         self.launchers.append(launcher)
         state = recover(spec, self.folder, tracker=self.store, launcher=launcher) if resume else None
         state = state or start(spec, self.folder, self.store)
-        self.runner = SweepRunner(spec, state, folder=self.folder, inputs=ResolvedInputs({}, {}), tracker=self.store,
-                                  launcher=launcher, clock=self.clock)
+        self.runner = SweepRunner(
+            spec,
+            state,
+            folder=self.folder,
+            inputs=ResolvedInputs({}, {}),
+            tracker=self.store,
+            launcher=launcher,
+            clock=self.clock,
+        )
         if before is not None:
             before(self.runner)
         return self.runner.run()
@@ -141,8 +166,7 @@ def test_sweep_timeout_cancels_the_running_trial_and_starts_no_more(harness: Har
 def test_a_resume_reruns_the_interrupted_trial_with_its_configuration_and_continues_sampling(harness: Harness) -> None:
     spec = make_spec([10, 20, 30, 40], concurrent=2)
     behaviour = lambda i, p: Script([float(p["x"])] * 3)  # noqa: E731 - each trial takes 4 s
-    first = harness.run(spec, behaviour, before=lambda r: harness.clock.at(6, lambda: r.cancel("interrupted",
-                                                                                                 resumable=True)))
+    first = harness.run(spec, behaviour, before=lambda r: harness.clock.at(6, lambda: r.cancel("interrupted", resumable=True)))
     assert first.status == JobStatus.CANCELED
     # trials 0 and 1 ended at 4 s; 2 and 3 were running at 6 s
     assert [t.status for t in first.trials] == [JobStatus.COMPLETED] * 2 + [JobStatus.CANCELED] * 2
@@ -161,8 +185,10 @@ def test_a_resume_reruns_the_interrupted_trial_with_its_configuration_and_contin
 
 def test_a_resume_of_a_sweep_that_never_started_starts_it(harness: Harness) -> None:
     spec = make_spec([1, 2])
-    assert recover(spec, harness.folder, tracker=harness.store, launcher=FakeLauncher(harness.clock, harness.store,
-                                                                                      logs(1, 2))) is None
+    assert (
+        recover(spec, harness.folder, tracker=harness.store, launcher=FakeLauncher(harness.clock, harness.store, logs(1, 2)))
+        is None
+    )
     record = harness.run(spec, logs(1.0, 2.0), resume=True)
     assert record.status == JobStatus.COMPLETED and len(record.trials) == 2
 

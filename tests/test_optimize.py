@@ -45,8 +45,13 @@ def test_quadratic_reaches_what_random_search_reaches_with_that_seed():
 
 
 def test_sobol_from_an_azure_algorithm_object():
-    result = optimize(quadratic, search_space=SPACE_2D, goal="minimize", max_total_trials=32,
-                      sampling_algorithm=RandomSamplingAlgorithm(rule="sobol", seed=5))
+    result = optimize(
+        quadratic,
+        search_space=SPACE_2D,
+        goal="minimize",
+        max_total_trials=32,
+        sampling_algorithm=RandomSamplingAlgorithm(rule="sobol", seed=5),
+    )
     assert result.seed == 5
     assert result.best_value < 4 * (1 - 1e-6 ** (1 / 32)) / math.pi
 
@@ -96,8 +101,13 @@ def test_failures_are_recorded_and_the_loop_goes_on():
 
 
 def test_inf_can_be_the_best():
-    result = optimize(lambda p: -math.inf if p["x"] > 0.5 else p["x"], search_space={"x": Uniform(0, 1)},
-                      goal="minimize", max_total_trials=20, seed=2)
+    result = optimize(
+        lambda p: -math.inf if p["x"] > 0.5 else p["x"],
+        search_space={"x": Uniform(0, 1)},
+        goal="minimize",
+        max_total_trials=20,
+        seed=2,
+    )
     assert result.best_value == -math.inf
 
 
@@ -127,8 +137,7 @@ def test_grid_stops_when_exhausted():
 
 def test_grid_rules_are_checked():
     with pytest.raises(DefinitionError, match=r"search_space\.x.*Grid sampling supports only choice"):
-        optimize(lambda p: 0.0, search_space={"x": Uniform(0, 1)}, goal="minimize", sampling_algorithm="grid",
-                 max_total_trials=4)
+        optimize(lambda p: 0.0, search_space={"x": Uniform(0, 1)}, goal="minimize", sampling_algorithm="grid", max_total_trials=4)
 
 
 def test_the_record_is_not_changed_by_fn():
@@ -141,8 +150,9 @@ def test_the_record_is_not_changed_by_fn():
 
 
 def test_result_records_are_frozen_and_timed():
-    result = optimize(lambda p: time.sleep(0.02) or p["x"], search_space={"x": Uniform(0, 1)}, goal="minimize",
-                      max_total_trials=2, seed=0)
+    result = optimize(
+        lambda p: time.sleep(0.02) or p["x"], search_space={"x": Uniform(0, 1)}, goal="minimize", max_total_trials=2, seed=0
+    )
     assert isinstance(result, OptimizeResult) and isinstance(result.trials[0], TrialResult)
     assert [t.index for t in result.trials] == [0, 1]
     assert all(t.duration >= 0.02 for t in result.trials)
@@ -166,8 +176,14 @@ def test_same_seed_same_run_in_a_fresh_process():
         "print(json.dumps([t.params for t in r.trials]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    here = optimize(lambda p: p["x"], search_space={"x": Uniform(0, 1), "c": Choice(["a", "b"])}, goal="minimize",
-                    sampling_algorithm="sobol", max_total_trials=4, seed=11)
+    here = optimize(
+        lambda p: p["x"],
+        search_space={"x": Uniform(0, 1), "c": Choice(["a", "b"])},
+        goal="minimize",
+        sampling_algorithm="sobol",
+        max_total_trials=4,
+        seed=11,
+    )
     assert json.loads(out) == [t.params for t in here.trials]
 
 

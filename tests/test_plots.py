@@ -68,19 +68,30 @@ def assert_sensible_png(path: Path) -> None:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One real sweep through ``azsweep run``, into a store of its own."""
-    return cli_sweep_in_own_store(tmp_path_factory, "plots", SCRIPT, {
-        "type": "sweep",
-        "trial": {"code": "src", "command": "python train.py ${{search_space.x}} ${{search_space.lr}} ${{search_space.opt}}",
-                  "environment": "azureml:env@latest"},
-        "sampling_algorithm": {"type": "random", "seed": 3},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1},
-                         "lr": {"type": "loguniform", "min_value": -11.5, "max_value": -2.3},
-                         "opt": {"type": "choice", "values": ["adam", "sgd"]}},
-        "objective": {"goal": "minimize", "primary_metric": "loss"},
-        "early_termination": {"type": "bandit", "slack_factor": 0.2, "evaluation_interval": 1, "delay_evaluation": 5},
-        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
-        "experiment_name": "plots-e2e",
-    }, NAME)
+    return cli_sweep_in_own_store(
+        tmp_path_factory,
+        "plots",
+        SCRIPT,
+        {
+            "type": "sweep",
+            "trial": {
+                "code": "src",
+                "command": "python train.py ${{search_space.x}} ${{search_space.lr}} ${{search_space.opt}}",
+                "environment": "azureml:env@latest",
+            },
+            "sampling_algorithm": {"type": "random", "seed": 3},
+            "search_space": {
+                "x": {"type": "uniform", "min_value": 0, "max_value": 1},
+                "lr": {"type": "loguniform", "min_value": -11.5, "max_value": -2.3},
+                "opt": {"type": "choice", "values": ["adam", "sgd"]},
+            },
+            "objective": {"goal": "minimize", "primary_metric": "loss"},
+            "early_termination": {"type": "bandit", "slack_factor": 0.2, "evaluation_interval": 1, "delay_evaluation": 5},
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+            "experiment_name": "plots-e2e",
+        },
+        NAME,
+    )
 
 
 @pytest.fixture
@@ -92,8 +103,12 @@ def in_store(sweep: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_the_sweep_has_what_the_charts_must_show(in_store: dict[str, Any]) -> None:
     view = load_view(NAME)
     statuses = {t.index: (t.status, t.score is not None, t.stopped_by) for t in view.trials}
-    assert statuses == {0: ("Completed", True, None), 1: ("Failed", True, None), 2: ("Canceled", True, "Bandit"),
-                        3: ("Completed", False, None)}
+    assert statuses == {
+        0: ("Completed", True, None),
+        1: ("Failed", True, None),
+        2: ("Canceled", True, "Bandit"),
+        3: ("Completed", False, None),
+    }
     assert view.trials[2].stopped_at == 5
 
 
@@ -121,7 +136,8 @@ def test_each_chart_is_a_sensible_png_with_one_series_per_trial(in_store: dict[s
 
 @pytest.mark.slow
 def test_plot_command_writes_pngs_and_a_page_and_logs_them_to_the_parent_run(
-        in_store: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    in_store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["plot", NAME]) == 0
     out, err = capsys.readouterr()
     folder = in_store["home"] / "sweeps" / NAME / "plots"  # the default: the sweep's own folder
@@ -143,7 +159,8 @@ def test_plot_command_writes_pngs_and_a_page_and_logs_them_to_the_parent_run(
 
 @pytest.mark.slow
 def test_plot_out_dir_and_a_failed_artifact_upload_keeps_the_files(
-        in_store: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    in_store: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mlflow.tracking import MlflowClient
 
     def refuse(*_: Any, **__: Any) -> None:
@@ -175,6 +192,7 @@ def test_default_out_is_the_sweep_folder_else_the_current_folder(tmp_path: Path,
 
 
 # ---- scales, axes and edge cases, without processes
+
 
 def test_log_axes_for_log_distributed_values_only() -> None:
     assert looks_log_distributed([1e-5, 3e-4, 1e-3, 2e-2, 0.1])
@@ -232,4 +250,3 @@ def test_nan_and_inf_values_do_not_break_the_curves(tmp_path: Path) -> None:
     chart = plot_curves(_view(trials, "v_0"), curves, tmp_path / "c.png")
     assert_sensible_png(chart.path)
     assert chart.series == 1  # v_1 has no finite value to draw
-

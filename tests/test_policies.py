@@ -28,9 +28,16 @@ def truncation(maximize: bool, percentage: int, interval: int = 1, delay: int = 
 # --- when a policy is applied ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("interval", "delay", "due"), [
-    (1, 0, [1, 2, 3, 4, 5, 6]), (2, 0, [2, 4, 6]), (1, 3, [3, 4, 5, 6]), (2, 3, [4, 6]), (3, 5, [6]),
-])
+@pytest.mark.parametrize(
+    ("interval", "delay", "due"),
+    [
+        (1, 0, [1, 2, 3, 4, 5, 6]),
+        (2, 0, [2, 4, 6]),
+        (1, 3, [3, 4, 5, 6]),
+        (2, 3, [4, 6]),
+        (3, 5, [6]),
+    ],
+)
 def test_due_at_multiples_of_the_interval_from_the_delay_on(interval: int, delay: int, due: list[int]) -> None:
     policy = median(True, interval, delay)
     assert [k for k in range(1, 7) if policy.due(k)] == due
@@ -204,20 +211,24 @@ def test_replay_concurrent_trials_see_only_values_logged_before() -> None:
 
 def test_policy_from_azure_objects_and_yaml_dicts() -> None:
     assert policy_from(BanditPolicy(slack_factor=0.1, evaluation_interval=2, delay_evaluation=5)) == Policy(
-        "bandit", 2, 5, slack_factor=0.1)
+        "bandit", 2, 5, slack_factor=0.1
+    )
     assert policy_from(MedianStoppingPolicy(delay_evaluation=5)).kind == "median_stopping"
     assert policy_from(TruncationSelectionPolicy(truncation_percentage=20, evaluation_interval=1)).truncation_percentage == 20
     assert policy_from({"type": "bandit", "slack_amount": 0.3}).slack_amount == 0.3
 
 
-@pytest.mark.parametrize(("policy", "field", "text"), [
-    ({"type": "bandit"}, "early_termination", "neither is set"),
-    ({"type": "bandit", "slack_factor": 0.1, "slack_amount": 0.2}, "early_termination", "slack_amount=0.2"),
-    ({"type": "truncation_selection", "truncation_percentage": 0}, "early_termination.truncation_percentage", "(got 0)"),
-    ({"type": "truncation_selection", "truncation_percentage": 100}, "early_termination.truncation_percentage", "(got 100)"),
-    ({"type": "median_stopping", "evaluation_interval": -1}, "early_termination.evaluation_interval", "(got -1)"),
-    ({"type": "median_stopping", "delay_evaluation": -2}, "early_termination.delay_evaluation", "(got -2)"),
-])
+@pytest.mark.parametrize(
+    ("policy", "field", "text"),
+    [
+        ({"type": "bandit"}, "early_termination", "neither is set"),
+        ({"type": "bandit", "slack_factor": 0.1, "slack_amount": 0.2}, "early_termination", "slack_amount=0.2"),
+        ({"type": "truncation_selection", "truncation_percentage": 0}, "early_termination.truncation_percentage", "(got 0)"),
+        ({"type": "truncation_selection", "truncation_percentage": 100}, "early_termination.truncation_percentage", "(got 100)"),
+        ({"type": "median_stopping", "evaluation_interval": -1}, "early_termination.evaluation_interval", "(got -1)"),
+        ({"type": "median_stopping", "delay_evaluation": -2}, "early_termination.delay_evaluation", "(got -2)"),
+    ],
+)
 def test_impossible_policies_are_refused_naming_the_field(policy: dict, field: str, text: str) -> None:
     with pytest.raises(DefinitionError) as info:
         policy_from(policy)

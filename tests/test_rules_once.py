@@ -55,24 +55,43 @@ NAN = math.nan
 # --- scoring ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("a", "b", "maximize", "expected"), [
-    (2.0, 1.0, True, True), (1.0, 2.0, True, False), (1.0, 2.0, False, True), (2.0, 1.0, False, False),
-    (1.0, 1.0, True, False), (1.0, 1.0, False, False),  # a tie is not better: the earlier keeps its place
-    (1.0, None, True, True), (1.0, None, False, True), (-math.inf, None, True, True),  # no score yet: any score wins
-    (1.0, NAN, True, True), (NAN, 1.0, True, False), (NAN, None, False, False), (None, 1.0, False, False),
-    (math.inf, 1e300, True, True), (-math.inf, -1e300, False, True),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "maximize", "expected"),
+    [
+        (2.0, 1.0, True, True),
+        (1.0, 2.0, True, False),
+        (1.0, 2.0, False, True),
+        (2.0, 1.0, False, False),
+        (1.0, 1.0, True, False),
+        (1.0, 1.0, False, False),  # a tie is not better: the earlier keeps its place
+        (1.0, None, True, True),
+        (1.0, None, False, True),
+        (-math.inf, None, True, True),  # no score yet: any score wins
+        (1.0, NAN, True, True),
+        (NAN, 1.0, True, False),
+        (NAN, None, False, False),
+        (None, 1.0, False, False),
+        (math.inf, 1e300, True, True),
+        (-math.inf, -1e300, False, True),
+    ],
+)
 def test_better(a, b, maximize, expected):
     assert better(a, b, maximize) is expected
     assert Objective("maximize" if maximize else "minimize", "m").better(a, b) is expected
 
 
-@pytest.mark.parametrize(("values", "maximize", "expected"), [
-    ([3.0, 1.0, 2.0], True, 3.0), ([3.0, 1.0, 2.0], False, 1.0),  # the best, not the last
-    ([NAN, 2.0, NAN, 5.0], True, 5.0), ([NAN, 2.0, NAN, 5.0], False, 2.0),  # NaN ignored
-    ([NAN, NAN], True, None), ([], False, None),
-    ([-math.inf, 0.0], False, -math.inf),
-])
+@pytest.mark.parametrize(
+    ("values", "maximize", "expected"),
+    [
+        ([3.0, 1.0, 2.0], True, 3.0),
+        ([3.0, 1.0, 2.0], False, 1.0),  # the best, not the last
+        ([NAN, 2.0, NAN, 5.0], True, 5.0),
+        ([NAN, 2.0, NAN, 5.0], False, 2.0),  # NaN ignored
+        ([NAN, NAN], True, None),
+        ([], False, None),
+        ([-math.inf, 0.0], False, -math.inf),
+    ],
+)
 def test_best_value(values, maximize, expected):
     assert best_value(values, maximize) == expected
     assert Objective("maximize" if maximize else "minimize", "m").best(values) == expected
@@ -108,11 +127,18 @@ def test_the_plots_running_best_uses_the_same_rule():
 def test_optimize_and_replay_pick_the_leader_by_the_same_rule():
     # ties go to the earlier trial; NaN curves and failed trials never lead
     values = {0: 5.0, 1: 7.0, 2: 7.0, 3: 1.0}
-    result = optimize(lambda p: values[p["x"]], search_space={"x": sweep.Choice([0, 1, 2, 3])}, goal="maximize",
-                      sampling_algorithm="grid", max_total_trials=4)
+    result = optimize(
+        lambda p: values[p["x"]],
+        search_space={"x": sweep.Choice([0, 1, 2, 3])},
+        goal="maximize",
+        sampling_algorithm="grid",
+        max_total_trials=4,
+    )
     assert (result.best_trial, result.best_value) == (1, 7.0)
-    trials = [RecordedTrial(f"t{i}", i, values, tuple(range(len(values))))
-              for i, values in enumerate([(NAN, NAN), (1.0, 7.0, 2.0), (7.0, NAN), (1.0,)])]
+    trials = [
+        RecordedTrial(f"t{i}", i, values, tuple(range(len(values))))
+        for i, values in enumerate([(NAN, NAN), (1.0, 7.0, 2.0), (7.0, NAN), (1.0,)])
+    ]
     replay = replay_curves(trials, Bandit(Policy("bandit", slack_factor=100.0), maximize=True))
     assert (replay.best_trial, replay.best_score) == ("t1", 7.0)
 
@@ -141,19 +167,41 @@ def _validate_errors(tmp_path: Path, algorithm: str, lr: str) -> list[str]:
     return [f"{p.path}: {p.message}" for p in azsweep.validate(path) if p.severity == "error"]
 
 
-@pytest.mark.parametrize(("algorithm", "sampler", "dist", "yaml", "expected"), [
-    ("grid", GridSampler, sweep.Uniform(0, 1), "{type: uniform, min_value: 0, max_value: 1}",
-     "search_space.lr: Grid sampling supports only choice (got uniform)"),
-    ("grid", GridSampler, sweep.Choice([{"k": sweep.Uniform(0, 1)}]),
-     "{type: choice, values: [{k: {type: uniform, min_value: 0, max_value: 1}}]}",
-     "search_space.lr: Grid sampling needs plain choice values, not dicts (conditional spaces work with random sampling)"),
-    ("bayesian", BayesianSampler, sweep.LogUniform(-3, -1), "{type: loguniform, min_value: -3, max_value: -1}",
-     "search_space.lr: Bayesian sampling supports only choice, uniform, quniform (got loguniform)"),
-    ("bayesian", BayesianSampler, sweep.Choice([{"k": 1}, {"k": 2}]), "{type: choice, values: [{k: 1}, {k: 2}]}",
-     "search_space.lr: Bayesian sampling needs plain choice values, not dicts (conditional spaces work with random sampling)"),
-])
-def test_a_bad_space_gets_one_message_from_sample_the_sampler_and_validate(tmp_path, algorithm, sampler, dist, yaml,
-                                                                          expected):
+@pytest.mark.parametrize(
+    ("algorithm", "sampler", "dist", "yaml", "expected"),
+    [
+        (
+            "grid",
+            GridSampler,
+            sweep.Uniform(0, 1),
+            "{type: uniform, min_value: 0, max_value: 1}",
+            "search_space.lr: Grid sampling supports only choice (got uniform)",
+        ),
+        (
+            "grid",
+            GridSampler,
+            sweep.Choice([{"k": sweep.Uniform(0, 1)}]),
+            "{type: choice, values: [{k: {type: uniform, min_value: 0, max_value: 1}}]}",
+            "search_space.lr: Grid sampling needs plain choice values, not dicts (conditional spaces work with random sampling)",
+        ),
+        (
+            "bayesian",
+            BayesianSampler,
+            sweep.LogUniform(-3, -1),
+            "{type: loguniform, min_value: -3, max_value: -1}",
+            "search_space.lr: Bayesian sampling supports only choice, uniform, quniform (got loguniform)",
+        ),
+        (
+            "bayesian",
+            BayesianSampler,
+            sweep.Choice([{"k": 1}, {"k": 2}]),
+            "{type: choice, values: [{k: 1}, {k: 2}]}",
+            "search_space.lr: Bayesian sampling needs plain choice values, not dicts "
+            "(conditional spaces work with random sampling)",
+        ),
+    ],
+)
+def test_a_bad_space_gets_one_message_from_sample_the_sampler_and_validate(tmp_path, algorithm, sampler, dist, yaml, expected):
     space = {"opt": sweep.Choice(["sgd", "adam"]), "lr": dist}
     with pytest.raises(DefinitionError) as from_sample:
         azsweep.sample(space, 2, sampling_algorithm=algorithm, seed=0)
@@ -179,12 +227,20 @@ def test_the_samplers_take_what_they_can_sample_that_only_azure_refuses():
 # --- the sampling algorithm ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("python", "seed"), [
-    ("random", None), ("sobol", 3), ("Grid", 4), ("bayesian", None), ("RANDOM", 0),
-    (azure_sweep.RandomSamplingAlgorithm(rule="sobol", seed=7, logbase=10), None),
-    (azure_sweep.RandomSamplingAlgorithm(seed=7, logbase="e"), 9),
-    (azure_sweep.GridSamplingAlgorithm(), None), (azure_sweep.BayesianSamplingAlgorithm(), 5),
-])
+@pytest.mark.parametrize(
+    ("python", "seed"),
+    [
+        ("random", None),
+        ("sobol", 3),
+        ("Grid", 4),
+        ("bayesian", None),
+        ("RANDOM", 0),
+        (azure_sweep.RandomSamplingAlgorithm(rule="sobol", seed=7, logbase=10), None),
+        (azure_sweep.RandomSamplingAlgorithm(seed=7, logbase="e"), 9),
+        (azure_sweep.GridSamplingAlgorithm(), None),
+        (azure_sweep.BayesianSamplingAlgorithm(), 5),
+    ],
+)
 def test_python_algorithms_are_the_wire_form_through_the_same_rule(python, seed):
     wire = algorithm_wire(python, seed)
     assert set(wire) <= set(FIELDS["sampling_algorithm"].values())
@@ -198,7 +254,8 @@ def test_algorithm_errors_name_python_arguments_and_yaml_fields():
         algorithm_from("halton")
     assert str(info.value) == "sampling_algorithm: must be random, sobol, grid or bayesian (got 'halton')"
     assert check_algorithm({"samplingAlgorithmType": "halton"})[1] == [
-        Problem("error", "sampling_algorithm", "must be random, grid or bayesian (got 'halton')")]
+        Problem("error", "sampling_algorithm", "must be random, grid or bayesian (got 'halton')")
+    ]
     with pytest.raises(InvalidValue) as info:
         algorithm_from("grid", -1)
     assert str(info.value) == "seed: must be an integer >= 0 (got -1)"
@@ -206,7 +263,8 @@ def test_algorithm_errors_name_python_arguments_and_yaml_fields():
         algorithm_from("random", 2.0)  # type: ignore[arg-type]
     assert check_algorithm({"samplingAlgorithmType": "random", "seed": 2.0}) == (Algorithm("random", seed=2), [])
     assert check_algorithm({"samplingAlgorithmType": "random", "seed": -1})[1] == [
-        Problem("error", "sampling_algorithm.seed", "must be a whole number >= 0 (got -1)")]
+        Problem("error", "sampling_algorithm.seed", "must be a whole number >= 0 (got -1)")
+    ]
     # the fields of an azure-ai-ml object keep the rule's own path and message
     with pytest.raises(InvalidValue) as info:
         algorithm_from(azure_sweep.RandomSamplingAlgorithm(rule="Halton"))
@@ -235,9 +293,13 @@ def test_the_trial_limit_is_one_rule_for_yaml_and_python(value):
 def load_spec_problems(limits: dict) -> list[str]:
     from azsweep.spec import build_spec
 
-    props = {"samplingAlgorithm": {"samplingAlgorithmType": "random"}, "searchSpace": {"x": ["uniform", [0, 1]]},
-             "objective": {"goal": "minimize", "primaryMetric": "m"}, "limits": limits,
-             "trial": {"command": "python t.py ${{search_space.x}}"}}
+    props = {
+        "samplingAlgorithm": {"samplingAlgorithmType": "random"},
+        "searchSpace": {"x": ["uniform", [0, 1]]},
+        "objective": {"goal": "minimize", "primaryMetric": "m"},
+        "limits": limits,
+        "trial": {"command": "python t.py ${{search_space.x}}"},
+    }
     return [f"{p.path}: {p.message}" for p in build_spec(props)[1]]
 
 
@@ -247,7 +309,8 @@ def test_the_trial_limit_takes_whole_numbers_from_yaml_and_ints_from_python():
     with pytest.raises(InvalidValue, match=rf"^max_total_trials: must be an integer between 1 and {MAX_TRIALS} "):
         check_max_total_trials(5.0, "max_total_trials", integer_only=True)
     assert "limits.max_concurrent_trials: must be an integer between 1 and 1000 (got 0)" in load_spec_problems(
-        {"maxTotalTrials": 5, "maxConcurrentTrials": 0})
+        {"maxTotalTrials": 5, "maxConcurrentTrials": 0}
+    )
 
 
 @pytest.mark.parametrize("goal", ["min", "", None, 1])
@@ -266,9 +329,12 @@ def test_key_names_are_one_rule_for_python_objects_and_the_wire(tmp_path):
     (tmp_path / "src").mkdir()
     job = azure_sweep.SweepJob(
         trial=CommandJob(code=str(tmp_path / "src"), command="python t.py", environment="azureml:env@latest"),
-        compute="cpu", search_space={"learning-rate": azure_sweep.Uniform(0, 1)}, sampling_algorithm="random",
+        compute="cpu",
+        search_space={"learning-rate": azure_sweep.Uniform(0, 1)},
+        sampling_algorithm="random",
         objective=azure_sweep.Objective(goal="minimize", primary_metric="loss"),
-        limits=azure_sweep.SweepJobLimits(max_total_trials=2))
+        limits=azure_sweep.SweepJobLimits(max_total_trials=2),
+    )
     with pytest.raises(InvalidValue) as rule:
         check_key_name("learning-rate", "search_space.learning-rate")
     problems = [f"{p.path}: {p.message}" for p in load_spec(job)[1].errors]
@@ -276,10 +342,15 @@ def test_key_names_are_one_rule_for_python_objects_and_the_wire(tmp_path):
     assert check_key_name("lr_2", "x") == "lr_2"
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    (0, "must be a number of seconds > 0 (got 0)"), (-5, "must be a number of seconds > 0 (got -5)"),
-    ("PT0S", "must be > 0 seconds (got 'PT0S')"), ("soon", "must be a number of seconds or an ISO-8601 duration (got 'soon')"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "must be a number of seconds > 0 (got 0)"),
+        (-5, "must be a number of seconds > 0 (got -5)"),
+        ("PT0S", "must be > 0 seconds (got 'PT0S')"),
+        ("soon", "must be a number of seconds or an ISO-8601 duration (got 'soon')"),
+    ],
+)
 def test_timeouts_are_one_rule(value, message):
     with pytest.raises(InvalidValue) as info:
         parse_duration(value, "limits.timeout")
@@ -296,16 +367,20 @@ def test_timeouts_written_in_the_rest_form_read_back(seconds):
 def test_the_yaml_timeout_precheck_is_parse_duration(sweep_yaml):
     path = sweep_yaml({"limits.timeout": 0, "limits.trial_timeout": -5})
     errors = [str(p) for p in azsweep.validate(path) if p.severity == "error"]
-    assert errors == ["error: limits.timeout: must be a number of seconds > 0 (got 0)",
-                      "error: limits.trial_timeout: must be a number of seconds > 0 (got -5)"]
+    assert errors == [
+        "error: limits.timeout: must be a number of seconds > 0 (got 0)",
+        "error: limits.trial_timeout: must be a number of seconds > 0 (got -5)",
+    ]
 
 
 # --- policies ------------------------------------------------------------------------------------------
 
 
 def test_policy_from_is_check_policy_on_the_wire_form():
-    for python in ({"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 2},
-                   azure_sweep.BanditPolicy(slack_factor=0.1, evaluation_interval=2)):
+    for python in (
+        {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 2},
+        azure_sweep.BanditPolicy(slack_factor=0.1, evaluation_interval=2),
+    ):
         wire = section_to_rest("early_termination", {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 2})
         assert policy_from(python) == check_policy(wire)[0] == Policy("bandit", evaluation_interval=2, slack_factor=0.1)
     with pytest.raises(InvalidValue) as info:
@@ -315,7 +390,8 @@ def test_policy_from_is_check_policy_on_the_wire_form():
         policy_from({"type": "truncation_selection", "truncation_percentage": 0}, path="f.yml: early_termination")
     _, problems = check_policy({"policyType": "truncation_selection", "truncationPercentage": 0})
     assert [(p.path, p.message) for p in bad.value.problems] == [
-        (p.path.replace("early_termination", "f.yml: early_termination"), p.message) for p in problems]
+        (p.path.replace("early_termination", "f.yml: early_termination"), p.message) for p in problems
+    ]
 
 
 # --- vocabulary -----------------------------------------------------------------------------------------
@@ -358,16 +434,23 @@ def test_distribution_argument_names_are_one_table(kind):
 
 
 def test_the_pure_layer_imports_neither_azure_nor_mlflow():
-    code = ("import sys, azsweep.spec, azsweep.space, azsweep.samplers, azsweep.policies; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'azure', 'mlflow'}))")
+    code = (
+        "import sys, azsweep.spec, azsweep.space, azsweep.samplers, azsweep.policies; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'azure', 'mlflow'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_the_trial_limit_is_written_in_one_place():
     root = Path(azsweep.__file__).parent
-    found = [f"{path.relative_to(root)}:{i}" for path in sorted(root.rglob("*.py")) if "runner" not in path.parts
-             for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if re.search(r"\b1000\b", line)]
+    found = [
+        f"{path.relative_to(root)}:{i}"
+        for path in sorted(root.rglob("*.py"))
+        if "runner" not in path.parts
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\b1000\b", line)
+    ]
     assert found == [str(Path("spec", "_rules.py")) + f":{_line_of('MAX_TRIALS = 1000')}"]
 
 

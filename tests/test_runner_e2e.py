@@ -47,15 +47,24 @@ for step in range(3):
 
 
 def test_params_metrics_and_environment_arrive_as_azure_gives_them(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, ECHO_SCRIPT, {
-        "trial": {"command": "python train.py --x ${{search_space.x}} --c ${{search_space.c}} --n ${{search_space.n}} "
-                             "--bs ${{inputs.bs}} --out ${{outputs.out}}",
-                  "environment_variables": {"MY_FLAG": "on"}},
-        "inputs": {"bs": 32}, "outputs": {"out": {"type": "uri_folder"}},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1},
-                         "c": {"type": "choice", "values": ["a; touch pwned", "$(touch pwned2)"]},
-                         "n": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1}},
-    })
+    path = write_sweep(
+        tmp_path,
+        ECHO_SCRIPT,
+        {
+            "trial": {
+                "command": "python train.py --x ${{search_space.x}} --c ${{search_space.c}} --n ${{search_space.n}} "
+                "--bs ${{inputs.bs}} --out ${{outputs.out}}",
+                "environment_variables": {"MY_FLAG": "on"},
+            },
+            "inputs": {"bs": 32},
+            "outputs": {"out": {"type": "uri_folder"}},
+            "search_space": {
+                "x": {"type": "uniform", "min_value": 0, "max_value": 1},
+                "c": {"type": "choice", "values": ["a; touch pwned", "$(touch pwned2)"]},
+                "n": {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1},
+            },
+        },
+    )
     record = run_sweep(path, "params-e2e")
     assert record.status == "Completed" and len(record.trials) == 3
     tracker = Tracker()
@@ -96,13 +105,17 @@ def test_autolog_script_logs_into_its_trial_run(tmp_path: Path) -> None:
     X, y = load_iris(return_X_y=True)
     LogisticRegression(C=float(sys.argv[1]), max_iter=200).fit(X, y)
     """
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.C}}"},
-        "search_space": {"C": {"type": "choice", "values": [0.5]}},
-        # as in Azure's LightGBM example, the primary metric is one that autolog itself logs
-        "objective": {"goal": "maximize", "primary_metric": "training_accuracy_score"},
-        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.C}}"},
+            "search_space": {"C": {"type": "choice", "values": [0.5]}},
+            # as in Azure's LightGBM example, the primary metric is one that autolog itself logs
+            "objective": {"goal": "maximize", "primary_metric": "training_accuracy_score"},
+            "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+        },
+    )
     record = run_sweep(path, "autolog-e2e")
     trial = record.trials[0]
     assert trial.status == "Completed" and trial.score is not None and trial.score > 0.9
@@ -113,17 +126,24 @@ def test_autolog_script_logs_into_its_trial_run(tmp_path: Path) -> None:
 
 def test_concurrency_reaches_and_never_exceeds_the_limit(tmp_path: Path) -> None:
     log = tmp_path / "events.log"
-    command = (f"echo start $(date +%s.%N) >> {log}; sleep 0.8; echo end $(date +%s.%N) >> {log}; "
-               "python -c \"import mlflow; mlflow.log_metric('loss', ${{search_space.x}})\"")
-    path = write_sweep(tmp_path, "", {
-        "trial": {"command": command},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 8, "max_concurrent_trials": 3},
-    })
+    command = (
+        f"echo start $(date +%s.%N) >> {log}; sleep 0.8; echo end $(date +%s.%N) >> {log}; "
+        "python -c \"import mlflow; mlflow.log_metric('loss', ${{search_space.x}})\""
+    )
+    path = write_sweep(
+        tmp_path,
+        "",
+        {
+            "trial": {"command": command},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 8, "max_concurrent_trials": 3},
+        },
+    )
     record = run_sweep(path, "concurrency-e2e")
     assert [t.status for t in record.trials] == ["Completed"] * 8
-    events = sorted((float(ts), +1 if kind == "start" else -1)
-                    for kind, ts in (line.split() for line in log.read_text().splitlines()))
+    events = sorted(
+        (float(ts), +1 if kind == "start" else -1) for kind, ts in (line.split() for line in log.read_text().splitlines())
+    )
     level = peak = 0
     for _, delta in events:
         level += delta
@@ -147,11 +167,15 @@ def _hang_script(pid_file: Path) -> str:
 
 def test_trial_timeout_kills_hung_trials_with_their_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids.txt"
-    path = write_sweep(tmp_path, _hang_script(pids), {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        _hang_script(pids),
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
+        },
+    )
     record = run_sweep(path, "trial-timeout-e2e", trial_timeout=6.0)
     assert [t.status for t in record.trials] == ["Canceled", "Canceled"]
     assert all("trial_timeout" in t.reason for t in record.trials)
@@ -166,11 +190,15 @@ def test_trial_timeout_kills_hung_trials_with_their_children(tmp_path: Path) -> 
 
 def test_sweep_timeout_cancels_the_sweep_and_its_trials(tmp_path: Path) -> None:
     pids = tmp_path / "pids.txt"
-    path = write_sweep(tmp_path, _hang_script(pids), {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 5, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        _hang_script(pids),
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 5, "max_concurrent_trials": 2},
+        },
+    )
     record = run_sweep(path, "sweep-timeout-e2e", timeout=6.0)
     assert record.status == "Canceled" and "timeout" in record.message
     assert len(record.trials) == 2 and all(t.status == "Canceled" for t in record.trials)
@@ -192,12 +220,16 @@ def test_failures_and_missing_metrics_are_recorded_and_the_sweep_goes_on(tmp_pat
         mlflow.log_metric("loss", 0.25)
         mlflow.log_metric("loss", 0.75)
     """
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.mode}}"},
-        "sampling_algorithm": "grid",
-        "search_space": {"mode": {"type": "choice", "values": ["crash", "other", "ok"]}},
-        "limits": {"max_total_trials": 10, "max_concurrent_trials": 1},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.mode}}"},
+            "sampling_algorithm": "grid",
+            "search_space": {"mode": {"type": "choice", "values": ["crash", "other", "ok"]}},
+            "limits": {"max_total_trials": 10, "max_concurrent_trials": 1},
+        },
+    )
     record = run_sweep(path, "failures-e2e")
     crash, other, ok = record.trials  # grid: exhausted after 3 of 10
     assert crash.status == "Failed" and "exited with code 3" in crash.reason
@@ -210,11 +242,15 @@ def test_failures_and_missing_metrics_are_recorded_and_the_sweep_goes_on(tmp_pat
 
 def test_run_cli_names_the_metric_when_no_trial_logged_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = "import mlflow; mlflow.log_metric('val_loss', 0.5); mlflow.log_metric('acc', 0.9)\n"
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+        },
+    )
     assert main(["run", str(path), "--name", "mismatch-e2e"]) == 1
     err = capsys.readouterr().err
     assert "'loss'" in err and "acc, val_loss" in err and "Traceback" not in err
@@ -222,12 +258,16 @@ def test_run_cli_names_the_metric_when_no_trial_logged_it(tmp_path: Path, capsys
 
 def test_run_cli_json_summary_and_show_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = "import sys, mlflow; mlflow.log_metric('loss', float(sys.argv[1]))\n"
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "choice", "values": [3, 1, 2, 1]}},
-        "sampling_algorithm": "grid",
-        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "choice", "values": [3, 1, 2, 1]}},
+            "sampling_algorithm": "grid",
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+        },
+    )
     assert main(["run", str(path), "--name", "json-e2e", "--json", "--max-concurrent-trials", "1"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["best_trial"] == "json-e2e_1"  # the tie with trial 3 goes to the earlier trial
@@ -239,10 +279,14 @@ def test_run_cli_json_summary_and_show_agree(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_invalid_definition_stops_run_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_sweep(tmp_path, "", {
-        "trial": {"command": "python train.py ${{search_space.typo}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 1, "max_value": 0}},
-    })
+    path = write_sweep(
+        tmp_path,
+        "",
+        {
+            "trial": {"command": "python train.py ${{search_space.typo}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 1, "max_value": 0}},
+        },
+    )
     assert main(["run", str(path), "--name", "invalid-e2e"]) == 1
     err = capsys.readouterr().err
     assert "search_space.x: Uniform needs min_value < max_value (got 1 and 0)" in err
@@ -252,12 +296,16 @@ def test_invalid_definition_stops_run_before_anything_starts(tmp_path: Path, cap
 
 def test_remote_input_needs_a_local_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = "import sys, mlflow; mlflow.log_metric('loss', len(open(sys.argv[1]).read()))\n"
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{inputs.data}} ${{search_space.x}}"},
-        "inputs": {"data": {"type": "uri_file", "path": "azureml:iris:1"}},
-        "search_space": {"x": {"type": "choice", "values": [1]}},
-        "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{inputs.data}} ${{search_space.x}}"},
+            "inputs": {"data": {"type": "uri_file", "path": "azureml:iris:1"}},
+            "search_space": {"x": {"type": "choice", "values": [1]}},
+            "limits": {"max_total_trials": 1, "max_concurrent_trials": 1},
+        },
+    )
     assert main(["run", str(path), "--name", "input-e2e"]) == 1
     assert "inputs.data" in (err := capsys.readouterr().err) and "--input data=PATH" in err
     data = tmp_path / "iris.csv"
@@ -268,13 +316,21 @@ def test_remote_input_needs_a_local_override(tmp_path: Path, capsys: pytest.Capt
 
 def test_ctrl_c_stops_every_trial_and_leaves_a_consistent_record(tmp_path: Path) -> None:
     pids = tmp_path / "pids.txt"
-    path = write_sweep(tmp_path, _hang_script(pids), {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
-    })
-    proc = subprocess.Popen([sys.executable, "-m", "azsweep", "run", str(path), "--name", "ctrlc-e2e"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = write_sweep(
+        tmp_path,
+        _hang_script(pids),
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+        },
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "azsweep", "run", str(path), "--name", "ctrlc-e2e"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     logged = Path(f"{pids}.logged")  # each trial writes a line there once it logged its metric
     while (not logged.exists() or len(logged.read_text().splitlines()) < 2) and time.monotonic() < deadline:
@@ -345,8 +401,7 @@ def test_live_bandit_stops_exactly_the_hand_computed_trials_and_replay_agrees(tm
     assert all(t.status == "Completed" and t.intervals == 6 for t in full.trials)
     from azsweep import replay
 
-    result = replay("policy-full-e2e", {"type": "bandit", "slack_amount": 0.5, "evaluation_interval": 1,
-                                          "delay_evaluation": 2})
+    result = replay("policy-full-e2e", {"type": "bandit", "slack_amount": 0.5, "evaluation_interval": 1, "delay_evaluation": 2})
     by_name = {t.name: t.params["curve"] for t in full.trials}
     assert {by_name[d.trial]: d.interval for d in result.decisions} == expected
     assert result.saved_intervals == 4 + 4 + 1 and result.total_intervals == 30
@@ -360,12 +415,16 @@ def test_policy_reports_when_it_cannot_apply_yet(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(loop, "POLICY_WAIT_NOTE_SECONDS", 1.0)
     script = "import time, mlflow; time.sleep(3); mlflow.log_metric('val_loss', 1.0)\n"
-    path = write_sweep(tmp_path, script, {
-        "trial": {"command": "python train.py ${{search_space.x}}"},
-        "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
-        "early_termination": {"type": "truncation_selection", "truncation_percentage": 50, "evaluation_interval": 1},
-        "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
-    })
+    path = write_sweep(
+        tmp_path,
+        script,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "early_termination": {"type": "truncation_selection", "truncation_percentage": 50, "evaluation_interval": 1},
+            "limits": {"max_total_trials": 2, "max_concurrent_trials": 2},
+        },
+    )
     record = run_sweep(path, "policy-wait-e2e")
     assert [t.status for t in record.trials] == ["Completed", "Completed"]  # never stopped without a value
     assert len(record.notes) == 2

@@ -58,7 +58,9 @@ def history(k: int) -> list[Observation]:
 
 def test_random_and_sobol_are_reproducible_in_a_fresh_process():
     seed, n = 20240917, 40
-    script = SPACE_SOURCE + f"""
+    script = (
+        SPACE_SOURCE
+        + f"""
 import json, azsweep
 from azsweep.sweep import RandomSamplingAlgorithm
 print(json.dumps({{
@@ -66,6 +68,7 @@ print(json.dumps({{
     "sobol": azsweep.sample(SPACE, {n}, sampling_algorithm=RandomSamplingAlgorithm(rule="sobol", seed={seed})),
 }}))
 """
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # a different hash seed than this process
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -80,17 +83,23 @@ print(json.dumps({{
     assert [list(c) for c in fresh["random"]] == [list(space)] * n
 
 
-@pytest.mark.parametrize("algorithm", [
-    "random",
-    "sobol",
-    sweep.RandomSamplingAlgorithm(seed=5),
-    sweep.RandomSamplingAlgorithm(rule="sobol", seed=5),
-    sweep.RandomSamplingAlgorithm(rule="Sobol", seed=5, logbase=10),
-], ids=["random", "sobol-string", "random-object", "sobol-object", "sobol-logbase"])
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "random",
+        "sobol",
+        sweep.RandomSamplingAlgorithm(seed=5),
+        sweep.RandomSamplingAlgorithm(rule="sobol", seed=5),
+        sweep.RandomSamplingAlgorithm(rule="Sobol", seed=5, logbase=10),
+    ],
+    ids=["random", "sobol-string", "random-object", "sobol-object", "sobol-logbase"],
+)
 def test_first_n_is_a_prefix_of_a_longer_sample(algorithm):
     space = build_space()
-    assert azsweep.sample(space, 5, sampling_algorithm=algorithm, seed=5) == \
-        azsweep.sample(space, 50, sampling_algorithm=algorithm, seed=5)[:5]
+    assert (
+        azsweep.sample(space, 5, sampling_algorithm=algorithm, seed=5)
+        == azsweep.sample(space, 50, sampling_algorithm=algorithm, seed=5)[:5]
+    )
 
 
 @pytest.mark.parametrize("sampler_class", [RandomSampler, SobolSampler])
@@ -98,7 +107,7 @@ def test_first_n_is_a_prefix_of_a_longer_sample(algorithm):
 def test_ask_after_k_trials_continues_the_sequence(sampler_class, k, m):
     space = search_space_from(build_space())
     full = sampler_class(space, seed=99).ask([], 64)
-    assert sampler_class(space, seed=99).ask(history(k), m) == full[k:k + m]
+    assert sampler_class(space, seed=99).ask(history(k), m) == full[k : k + m]
 
 
 @pytest.mark.parametrize("sampler_class", [RandomSampler, SobolSampler])
@@ -138,14 +147,14 @@ def test_azure_ai_ml_distributions_sample_the_same_as_azsweep_ones():
     ours = {"a": sweep.Uniform(0, 1), "b": sweep.Choice(["x", "y"]), "c": sweep.QLogNormal(0, 1, 0.5)}
     theirs = {"a": azure_sweep.Uniform(0, 1), "b": azure_sweep.Choice(["x", "y"]), "c": azure_sweep.QLogNormal(0, 1, 0.5)}
     for algorithm in ("random", "sobol"):
-        assert azsweep.sample(theirs, 20, sampling_algorithm=algorithm, seed=0) == \
-            azsweep.sample(ours, 20, sampling_algorithm=algorithm, seed=0)
+        assert azsweep.sample(theirs, 20, sampling_algorithm=algorithm, seed=0) == azsweep.sample(
+            ours, 20, sampling_algorithm=algorithm, seed=0
+        )
 
 
 def test_wire_lists_are_accepted_as_a_search_space():
     wire = {"a": ["uniform", [0, 1]], "b": ["choice", [["x", "y"]]]}
-    assert azsweep.sample(wire, 5, seed=1) == azsweep.sample({"a": sweep.Uniform(0, 1), "b": sweep.Choice(["x", "y"])}, 5,
-                                                             seed=1)
+    assert azsweep.sample(wire, 5, seed=1) == azsweep.sample({"a": sweep.Uniform(0, 1), "b": sweep.Choice(["x", "y"])}, 5, seed=1)
 
 
 def test_random_sample_values_follow_the_distributions():
@@ -157,14 +166,17 @@ def test_random_sample_values_follow_the_distributions():
     assert {c["model"]["kind"] for c in configs} == {"svm", "tree"}
 
 
-@pytest.mark.parametrize(("kwargs", "path"), [
-    ({"n": -1}, "n"),
-    ({"n": 2.5}, "n"),
-    ({"n": 3, "seed": -1}, "seed"),
-    ({"n": 3, "sampling_algorithm": "halton"}, "sampling_algorithm"),
-    ({"n": 3, "sampling_algorithm": sweep.RandomSamplingAlgorithm(rule="halton")}, "sampling_algorithm.rule"),
-    ({"n": 3, "sampling_algorithm": sweep.RandomSamplingAlgorithm(logbase=1)}, "sampling_algorithm.logbase"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"n": -1}, "n"),
+        ({"n": 2.5}, "n"),
+        ({"n": 3, "seed": -1}, "seed"),
+        ({"n": 3, "sampling_algorithm": "halton"}, "sampling_algorithm"),
+        ({"n": 3, "sampling_algorithm": sweep.RandomSamplingAlgorithm(rule="halton")}, "sampling_algorithm.rule"),
+        ({"n": 3, "sampling_algorithm": sweep.RandomSamplingAlgorithm(logbase=1)}, "sampling_algorithm.logbase"),
+    ],
+)
 def test_sample_rejects_bad_arguments_naming_them(kwargs, path):
     with pytest.raises(InvalidValue) as info:
         azsweep.sample({"a": sweep.Uniform(0, 1)}, **kwargs)
@@ -190,13 +202,16 @@ SOBOL_SEEDS = [0, 1, 2, 3, 4, 5]
 SMALL_SPACE = {"a": sweep.Uniform(0, 1), "b": sweep.Normal(0, 1), "c": sweep.Choice([1, 2, 3, 4]), "d": sweep.LogUniform(-3, -1)}
 
 
-@pytest.mark.parametrize(("space", "dims", "n", "max_ratio", "median_ratio"), [
-    pytest.param(SMALL_SPACE, 4, 64, 0.2, 0.12, id="4d-64"),
-    pytest.param(SMALL_SPACE, 4, 100, 0.2, 0.12, id="4d-100"),
-    pytest.param(SMALL_SPACE, 4, 256, 0.2, 0.12, id="4d-256"),
-    # normal dimensions and conditional columns are Sobol dimensions too; in 13-d the gain is smaller
-    pytest.param(build_space(), 13, 256, 0.6, 0.45, id="13d-256"),
-])
+@pytest.mark.parametrize(
+    ("space", "dims", "n", "max_ratio", "median_ratio"),
+    [
+        pytest.param(SMALL_SPACE, 4, 64, 0.2, 0.12, id="4d-64"),
+        pytest.param(SMALL_SPACE, 4, 100, 0.2, 0.12, id="4d-100"),
+        pytest.param(SMALL_SPACE, 4, 256, 0.2, 0.12, id="4d-256"),
+        # normal dimensions and conditional columns are Sobol dimensions too; in 13-d the gain is smaller
+        pytest.param(build_space(), 13, 256, 0.6, 0.45, id="13d-256"),
+    ],
+)
 def test_sobol_points_are_more_even_than_random_points(space, dims, n, max_ratio, median_ratio):
     space = search_space_from(space)
     assert space.dims == dims
@@ -314,8 +329,9 @@ def test_grid_n_smaller_than_the_grid_is_a_prefix():
 
 
 def test_grid_ignores_the_seed():
-    assert azsweep.sample(GRID_SPACE, 12, sampling_algorithm="grid", seed=1) == \
-        azsweep.sample(GRID_SPACE, 12, sampling_algorithm="grid", seed=2)
+    assert azsweep.sample(GRID_SPACE, 12, sampling_algorithm="grid", seed=1) == azsweep.sample(
+        GRID_SPACE, 12, sampling_algorithm="grid", seed=2
+    )
 
 
 def test_grid_sampler_continues_from_history_and_ends_when_exhausted():
@@ -330,12 +346,20 @@ def test_grid_sampler_continues_from_history_and_ends_when_exhausted():
 def test_grid_accepts_azure_ai_ml_choices_and_keeps_values_in_written_order():
     space = {"b": azure_sweep.Choice([3, 1, 2]), "a": azure_sweep.Choice(["z", "y"])}
     assert azsweep.sample(space, 10, sampling_algorithm="grid") == [
-        {"b": 3, "a": "z"}, {"b": 3, "a": "y"}, {"b": 1, "a": "z"}, {"b": 1, "a": "y"}, {"b": 2, "a": "z"}, {"b": 2, "a": "y"},
+        {"b": 3, "a": "z"},
+        {"b": 3, "a": "y"},
+        {"b": 1, "a": "z"},
+        {"b": 1, "a": "y"},
+        {"b": 2, "a": "z"},
+        {"b": 2, "a": "y"},
     ]
 
 
-@pytest.mark.parametrize("dist", [sweep.Uniform(0, 1), sweep.Randint(3), sweep.LogUniform(-2, -1), sweep.QUniform(0, 4, 1)],
-                         ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize(
+    "dist",
+    [sweep.Uniform(0, 1), sweep.Randint(3), sweep.LogUniform(-2, -1), sweep.QUniform(0, 4, 1)],
+    ids=lambda d: type(d).__name__,
+)
 def test_grid_with_a_non_choice_distribution_is_a_definition_error_naming_it(dist):
     space = {"optimizer": sweep.Choice(["sgd", "adam"]), "lr": dist}
     with pytest.raises(DefinitionError) as info:

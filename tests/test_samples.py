@@ -46,8 +46,18 @@ def test_run_sweep_builds_the_same_sweep_as_the_yaml(script):
     from_python, _ = load_spec(_load_script(script).build_sweep())
     from_yaml, _ = load_spec(str(script.parent / "sweep.yml"))
     assert from_python is not None and from_yaml is not None
-    for field in ("search_space", "algorithm", "objective", "limits", "policy", "inputs", "outputs",
-                  "experiment_name", "display_name", "description"):
+    for field in (
+        "search_space",
+        "algorithm",
+        "objective",
+        "limits",
+        "policy",
+        "inputs",
+        "outputs",
+        "experiment_name",
+        "display_name",
+        "description",
+    ):
         assert getattr(from_python, field) == getattr(from_yaml, field), field
     assert from_python.trial.command == from_yaml.trial.command
 
@@ -75,7 +85,13 @@ def test_sample_runs_on_a_tiny_budget(path, isolated, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("script", RUN_SCRIPTS, ids=_id)
 def test_run_sweep_script_runs_on_a_tiny_budget(script, isolated):
-    result = subprocess.run([sys.executable, str(script), "--max-total-trials", "2"], cwd=isolated, env=dict(os.environ),
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, str(script), "--max-total-trials", "2"],
+        cwd=isolated,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "best trial:" in result.stdout

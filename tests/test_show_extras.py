@@ -29,25 +29,32 @@ assert args["--bs"] == "32" and args["--tag"] == "a b; c"
 mlflow.log_metric("loss", float(args["--x"]) + (0.05 if args["--opt"] == "sgd" else 0.0))
 """
 NAME = "show-extras-e2e"
-COMMAND = ("python train.py --x ${{search_space.x}} --opt ${{search_space.opt}} --bs ${{inputs.bs}} "
-           "--tag ${{inputs.tag}} --model-dir ${{outputs.model}}")
+COMMAND = (
+    "python train.py --x ${{search_space.x}} --opt ${{search_space.opt}} --bs ${{inputs.bs}} "
+    "--tag ${{inputs.tag}} --model-dir ${{outputs.model}}"
+)
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One real sweep through ``azsweep run``, into a store of its own."""
-    return cli_sweep_in_own_store(tmp_path_factory, "show", SCRIPT, {
-        "type": "sweep",
-        "trial": {"code": "src", "command": COMMAND, "environment": "azureml:env@latest"},
-        "inputs": {"bs": 32, "tag": "a b; c"},
-        "outputs": {"model": {"type": "uri_folder"}},
-        "sampling_algorithm": "grid",
-        "search_space": {"x": {"type": "choice", "values": [0.9, 0.1]},
-                         "opt": {"type": "choice", "values": ["sgd", "adam"]}},
-        "objective": {"goal": "minimize", "primary_metric": "loss"},
-        "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
-        "experiment_name": "show-extras",
-    }, NAME)
+    return cli_sweep_in_own_store(
+        tmp_path_factory,
+        "show",
+        SCRIPT,
+        {
+            "type": "sweep",
+            "trial": {"code": "src", "command": COMMAND, "environment": "azureml:env@latest"},
+            "inputs": {"bs": 32, "tag": "a b; c"},
+            "outputs": {"model": {"type": "uri_folder"}},
+            "sampling_algorithm": "grid",
+            "search_space": {"x": {"type": "choice", "values": [0.9, 0.1]}, "opt": {"type": "choice", "values": ["sgd", "adam"]}},
+            "objective": {"goal": "minimize", "primary_metric": "loss"},
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+            "experiment_name": "show-extras",
+        },
+        NAME,
+    )
 
 
 @pytest.fixture
@@ -71,8 +78,7 @@ def test_best_command_is_exactly_what_the_best_trial_ran(in_store: dict[str, Any
 
 
 @pytest.mark.slow
-def test_show_prints_the_command_and_one_note_per_parameter(in_store: dict[str, Any],
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_prints_the_command_and_one_note_per_parameter(in_store: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", NAME]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -91,11 +97,14 @@ def test_show_json_adds_the_command_and_the_notes(in_store: dict[str, Any], caps
     assert {"name", "status", "best_trial", "best_score", "trials", "counts", "primary_metric"} <= set(data)
     assert "definition" not in data
     assert data["best_command"].startswith("python train.py --x 0.1 --opt adam")
-    assert data["parameter_notes"] == {"x": "lower is better (Spearman 0.89, 4 trials)",
-                                       "opt": "adam best (mean 0.5 vs sgd 0.55)"}
+    assert data["parameter_notes"] == {
+        "x": "lower is better (Spearman 0.89, 4 trials)",
+        "opt": "adam best (mean 0.5 vs sgd 0.55)",
+    }
 
 
 # ---- the same functions on hand-made views and definitions, without processes
+
 
 def _trial(i: int, score: float | None, **params: str) -> Trial:
     return make_trial(i, score, dict(params), name="s")
@@ -124,8 +133,12 @@ def test_categorical_notes_compare_mean_scores() -> None:
 
 
 def test_too_few_trials_unscored_and_constant_parameters() -> None:
-    trials = [_trial(0, 0.3, x="1", c="a"), _trial(1, None, x="2", c="b"), _trial(2, 0.5, x="3", c="a"),
-              _trial(3, float("nan"), x="4", c="b")]
+    trials = [
+        _trial(0, 0.3, x="1", c="a"),
+        _trial(1, None, x="2", c="b"),
+        _trial(2, 0.5, x="3", c="a"),
+        _trial(3, float("nan"), x="4", c="b"),
+    ]
     notes = parameter_notes(_view(trials))
     assert notes == {"x": "too few trials (2 scored, 3 needed)", "c": "too few trials (2 scored, 3 needed)"}
     same = [_trial(i, 0.1 * i, c="a") for i in range(3)]
@@ -135,14 +148,20 @@ def test_too_few_trials_unscored_and_constant_parameters() -> None:
 
 def test_render_command_quotes_values_and_keeps_or_drops_optional_blocks() -> None:
     inputs = {"bs": "32", "data": "/data/iris.csv", "opt_in": None}
-    command = render_command("python t.py --c ${{search_space.c}} --bs ${{inputs.bs}} --data ${{inputs.data}} "
-                             "[--o ${{inputs.opt_in}}] [--d ${{inputs.data}}] --out ${{outputs.m}} --l {search_space.c}",
-                             {"c": "a; touch pwned"}, inputs, {"m": Path("/o/m")})
-    assert command == ("python t.py --c 'a; touch pwned' --bs 32 --data /data/iris.csv  --d /data/iris.csv "
-                       "--out /o/m --l 'a; touch pwned'")
+    command = render_command(
+        "python t.py --c ${{search_space.c}} --bs ${{inputs.bs}} --data ${{inputs.data}} "
+        "[--o ${{inputs.opt_in}}] [--d ${{inputs.data}}] --out ${{outputs.m}} --l {search_space.c}",
+        {"c": "a; touch pwned"},
+        inputs,
+        {"m": Path("/o/m")},
+    )
+    assert command == (
+        "python t.py --c 'a; touch pwned' --bs 32 --data /data/iris.csv  --d /data/iris.csv --out /o/m --l 'a; touch pwned'"
+    )
     # a sampled value and the text MLflow recorded for it render the same
     assert render_command("p ${{search_space.lr}}", {"lr": 0.1}, {}, {}) == render_command(
-        "p ${{search_space.lr}}", {"lr": "0.1"}, {}, {})
+        "p ${{search_space.lr}}", {"lr": "0.1"}, {}, {}
+    )
 
 
 def test_show_lines_without_a_recorded_definition() -> None:
@@ -152,5 +171,7 @@ def test_show_lines_without_a_recorded_definition() -> None:
     assert lines[1].startswith("  x=0.5 c='a b'") and "definition.json" in lines[1]
     assert lines[3] == "  x: too few trials (1 scored, 3 needed)"
     assert best_command(_view(trials)) is None
-    assert extras_lines(_view([_trial(0, None, x="1")])) == ["how acc varied with each parameter (minimize):",
-                                                             "  x: too few trials (0 scored, 3 needed)"]
+    assert extras_lines(_view([_trial(0, None, x="1")])) == [
+        "how acc varied with each parameter (minimize):",
+        "  x: too few trials (0 scored, 3 needed)",
+    ]

@@ -23,33 +23,57 @@ QUICKSTART = ROOT / "samples" / "quickstart" / "sweep.yml"
 # --- the limits and the verdict (pure) ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("limits", "trial_timeout", "timeout"), [
-    (Limits(2, 2), SMOKE_TRIAL_TIMEOUT, SMOKE_TRIAL_TIMEOUT + 60),  # no limits of its own: 300 s, one wave + 60 s
-    (Limits(2, 2, timeout=600, trial_timeout=120), 120, 180),  # a shorter trial_timeout of its own is kept
-    (Limits(2, 2, timeout=100, trial_timeout=120), 120, 100),  # ... and a shorter sweep timeout
-    (Limits(2, 1, trial_timeout=3600), SMOKE_TRIAL_TIMEOUT, 2 * SMOKE_TRIAL_TIMEOUT + 60),  # two waves
-])
+@pytest.mark.parametrize(
+    ("limits", "trial_timeout", "timeout"),
+    [
+        (Limits(2, 2), SMOKE_TRIAL_TIMEOUT, SMOKE_TRIAL_TIMEOUT + 60),  # no limits of its own: 300 s, one wave + 60 s
+        (Limits(2, 2, timeout=600, trial_timeout=120), 120, 180),  # a shorter trial_timeout of its own is kept
+        (Limits(2, 2, timeout=100, trial_timeout=120), 120, 100),  # ... and a shorter sweep timeout
+        (Limits(2, 1, trial_timeout=3600), SMOKE_TRIAL_TIMEOUT, 2 * SMOKE_TRIAL_TIMEOUT + 60),  # two waves
+    ],
+)
 def test_smoke_limits_are_short_and_bounded(limits: Limits, trial_timeout: float, timeout: float):
     short = smoke_limits(limits)
     assert (short.trial_timeout, short.timeout) == (trial_timeout, timeout)
     assert (short.max_total_trials, short.max_concurrent_trials) == (limits.max_total_trials, limits.max_concurrent_trials)
 
 
-def _trial(tmp_path: Path, index: int, status: str, score: float | None = None, exit_code: int | None = 0,
-           reason: str = "", log: str | None = None) -> Trial:
+def _trial(
+    tmp_path: Path,
+    index: int,
+    status: str,
+    score: float | None = None,
+    exit_code: int | None = 0,
+    reason: str = "",
+    log: str | None = None,
+) -> Trial:
     workdir = tmp_path / f"t{index}"
     if log is not None:
         (workdir / "user_logs").mkdir(parents=True)
         (workdir / "user_logs" / "std_log.txt").write_text(log)
-    return Trial(index=index, name=f"s_{index}", params={}, run_id=f"run{index}", status=status, score=score,
-                 exit_code=exit_code, reason=reason, workdir=str(workdir))
+    return Trial(
+        index=index,
+        name=f"s_{index}",
+        params={},
+        run_id=f"run{index}",
+        status=status,
+        score=score,
+        exit_code=exit_code,
+        reason=reason,
+        workdir=str(workdir),
+    )
 
 
 def test_each_problem_is_one_line_naming_the_crash_or_the_metric(tmp_path: Path):
     trials = [
         _trial(tmp_path, 0, "Completed", score=0.3),
-        _trial(tmp_path, 1, "Failed", exit_code=1, log="epoch 1\nTraceback (most recent call last):\n  ...\n"
-                                                         "ValueError: could not convert string to float: 'x'\n"),
+        _trial(
+            tmp_path,
+            1,
+            "Failed",
+            exit_code=1,
+            log="epoch 1\nTraceback (most recent call last):\n  ...\nValueError: could not convert string to float: 'x'\n",
+        ),
         _trial(tmp_path, 2, "Completed", score=None),
         _trial(tmp_path, 3, "Canceled", score=None, exit_code=-15, reason="trial_timeout of 300 s reached"),
         _trial(tmp_path, 4, "Canceled", score=0.5, exit_code=-15, reason="trial_timeout of 300 s reached"),
@@ -59,18 +83,26 @@ def test_each_problem_is_one_line_naming_the_crash_or_the_metric(tmp_path: Path)
     logged = {"run2": ["loss", "acc"], "run3": []}
     problems = smoke_problems(record, "val_loss", lambda run_id: logged.get(run_id, []), trial_timeout=300)
     assert len(problems) == 4 and all("\n" not in p for p in problems)
-    assert problems[0].startswith("smoke: trial s_1 crashed (exited with code 1) before logging 'val_loss': "
-                                  "ValueError: could not convert string to float: 'x'; log: ")
+    assert problems[0].startswith(
+        "smoke: trial s_1 crashed (exited with code 1) before logging 'val_loss': "
+        "ValueError: could not convert string to float: 'x'; log: "
+    )
     assert problems[1].startswith("smoke: trial s_2 never logged the primary metric 'val_loss' (it logged: loss, acc)")
     assert "N/A" in problems[1]
-    assert problems[2].startswith("smoke: trial s_3 never logged the primary metric 'val_loss' within the smoke "
-                                  "trial_timeout of 300 s (it logged: no metrics)")
+    assert problems[2].startswith(
+        "smoke: trial s_3 never logged the primary metric 'val_loss' within the smoke "
+        "trial_timeout of 300 s (it logged: no metrics)"
+    )
     assert problems[3].startswith("smoke: trial s_5 crashed (killed by signal SIGKILL)")  # it logged, but crashed
 
 
 def test_verdict_passes_when_every_trial_logged_the_metric(tmp_path: Path):
-    record = SimpleNamespace(trials=[_trial(tmp_path, 0, "Completed", 0.25), _trial(tmp_path, 1, "Canceled", 0.5)],
-                             message="", status="Completed", best_score=0.25)
+    record = SimpleNamespace(
+        trials=[_trial(tmp_path, 0, "Completed", 0.25), _trial(tmp_path, 1, "Canceled", 0.5)],
+        message="",
+        status="Completed",
+        best_score=0.25,
+    )
     spec = SimpleNamespace(objective=SimpleNamespace(primary_metric="val_loss"), limits=Limits(2, 2, trial_timeout=300))
     passed, lines = verdict("sweep.yml", record, spec, lambda run_id: ["val_loss"])
     assert passed and lines == ["sweep.yml: smoke: ok: 2 trial(s) ran the command and logged 'val_loss' (best 0.25)"]
@@ -98,15 +130,26 @@ def write_sweep(folder: Path, script: str, primary_metric: str = "val_loss") -> 
     (folder / "src").mkdir(parents=True)
     (folder / "src" / "train.py").write_text(textwrap.dedent(script))
     path = folder / "sweep.yml"
-    path.write_text(yaml.safe_dump({
-        "type": "sweep", "experiment_name": f"smoke-{folder.name}",
-        "trial": {"code": "src", "command": "python train.py --lr ${{search_space.lr}}", "environment": "azureml:env@latest"},
-        "compute": "azureml:cpu-cluster", "sampling_algorithm": {"type": "random", "seed": 1},
-        "search_space": {"lr": {"type": "uniform", "min_value": 0.01, "max_value": 0.9}},
-        "objective": {"goal": "minimize", "primary_metric": primary_metric},
-        "early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 1},
-        "limits": {"max_total_trials": 20, "max_concurrent_trials": 4, "timeout": 3600},
-    }, sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "type": "sweep",
+                "experiment_name": f"smoke-{folder.name}",
+                "trial": {
+                    "code": "src",
+                    "command": "python train.py --lr ${{search_space.lr}}",
+                    "environment": "azureml:env@latest",
+                },
+                "compute": "azureml:cpu-cluster",
+                "sampling_algorithm": {"type": "random", "seed": 1},
+                "search_space": {"lr": {"type": "uniform", "min_value": 0.01, "max_value": 0.9}},
+                "objective": {"goal": "minimize", "primary_metric": primary_metric},
+                "early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 1},
+                "limits": {"max_total_trials": 20, "max_concurrent_trials": 4, "timeout": 3600},
+            },
+            sort_keys=False,
+        )
+    )
     return path
 
 
@@ -119,18 +162,26 @@ def test_smoke_passes_on_the_quickstart(isolated: Path, capsys: Any):
     record = json.loads((isolated / "sweeps" / "smoke_quickstart" / "sweep.json").read_text())
     assert [t["status"] for t in record["trials"]] == ["Completed", "Completed"]  # no early termination in a smoke run
     overrides = json.loads((isolated / "sweeps" / "smoke_quickstart" / "definition.json").read_text())["overrides"]
-    assert overrides == {"max_total_trials": 2, "max_concurrent_trials": 2, "smoke": True, "trial_timeout": 120.0,
-                         "timeout": 180.0}
+    assert overrides == {
+        "max_total_trials": 2,
+        "max_concurrent_trials": 2,
+        "smoke": True,
+        "trial_timeout": 120.0,
+        "timeout": 180.0,
+    }
 
 
 @pytest.mark.slow
 def test_smoke_fails_naming_the_crash(isolated: Path, tmp_path: Path, capsys: Any):
-    path = write_sweep(tmp_path / "crash", """
+    path = write_sweep(
+        tmp_path / "crash",
+        """
         import sys
         lr = float(sys.argv[2])
         print("loading data", flush=True)
         raise RuntimeError(f"CUDA not available (lr={lr})")
-    """)
+    """,
+    )
     assert main(["run", "--smoke", str(path)]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
     assert len(lines) == 2
@@ -141,12 +192,15 @@ def test_smoke_fails_naming_the_crash(isolated: Path, tmp_path: Path, capsys: An
 
 @pytest.mark.slow
 def test_smoke_fails_naming_the_metric_that_was_never_logged(isolated: Path, tmp_path: Path, capsys: Any):
-    path = write_sweep(tmp_path / "metric", """
+    path = write_sweep(
+        tmp_path / "metric",
+        """
         import sys, mlflow
         lr = float(sys.argv[2])
         for step in range(3):
             mlflow.log_metric("validation_loss", lr / (step + 1), step=step)
-    """)
+    """,
+    )
     assert main(["run", "--smoke", str(path), "--max-total-trials", "1"]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if ": error: smoke:" in line]
     assert len(lines) == 1
@@ -180,16 +234,23 @@ def test_an_interrupted_smoke_run_resumed_runs_exactly_what_it_started_with(isol
     import time
 
     started = tmp_path / "started"
-    path = write_sweep(tmp_path / "interrupted", f"""
+    path = write_sweep(
+        tmp_path / "interrupted",
+        f"""
         import sys, time, mlflow
         lr = float(sys.argv[2])
         open({str(started)!r}, "a").write("x\\n")
         for step in range(3):
             mlflow.log_metric("val_loss", lr * 10 + step, step=step)
             time.sleep(0.5)
-    """)
-    proc = subprocess.Popen([sys.executable, "-m", "azsweep", "run", "--smoke", str(path), "--name", "smoke_resume"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "azsweep", "run", "--smoke", str(path), "--name", "smoke_resume"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)

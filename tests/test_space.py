@@ -46,8 +46,11 @@ CONTINUOUS = [
     pytest.param(sweep.Uniform(min_value=-2.0, max_value=3.0), stats.uniform(loc=-2.0, scale=5.0), id="uniform"),
     pytest.param(sweep.Uniform(0.01, 0.9), stats.uniform(loc=0.01, scale=0.89), id="uniform-small"),
     pytest.param(sweep.LogUniform(min_value=-3, max_value=-1), loguniform_of_exponents(-3, -1), id="loguniform"),
-    pytest.param(sweep.LogUniform(math.log(1e-4), math.log(1e-1)), loguniform_of_exponents(math.log(1e-4), math.log(1e-1)),
-                 id="loguniform-lr"),
+    pytest.param(
+        sweep.LogUniform(math.log(1e-4), math.log(1e-1)),
+        loguniform_of_exponents(math.log(1e-4), math.log(1e-1)),
+        id="loguniform-lr",
+    ),
     pytest.param(sweep.Normal(mu=1.5, sigma=2.0), stats.norm(loc=1.5, scale=2.0), id="normal"),
     pytest.param(sweep.Normal(-10, 0.1), stats.norm(loc=-10, scale=0.1), id="normal-narrow"),
     pytest.param(sweep.LogNormal(mu=0.5, sigma=0.75), lognormal(0.5, 0.75), id="lognormal"),
@@ -79,13 +82,19 @@ def test_lognormal_is_exp_of_normal():
     assert stats.kstest(np.log(values), stats.norm(1.0, 0.5).cdf).pvalue > ALPHA
 
 
-@pytest.mark.parametrize(("dist", "wrong"), [
-    pytest.param(sweep.LogUniform(-3, -1), stats.uniform(loc=math.exp(-3), scale=math.exp(-1) - math.exp(-3)),
-                 id="loguniform-read-as-uniform"),
-    pytest.param(sweep.Normal(0, 2), stats.norm(0, math.sqrt(2)), id="sigma-read-as-variance"),
-    pytest.param(sweep.LogNormal(0, 1), stats.norm(0, 1), id="lognormal-read-as-normal"),
-    pytest.param(sweep.Uniform(0, 1), stats.uniform(loc=0, scale=1.05), id="uniform-wider"),
-])
+@pytest.mark.parametrize(
+    ("dist", "wrong"),
+    [
+        pytest.param(
+            sweep.LogUniform(-3, -1),
+            stats.uniform(loc=math.exp(-3), scale=math.exp(-1) - math.exp(-3)),
+            id="loguniform-read-as-uniform",
+        ),
+        pytest.param(sweep.Normal(0, 2), stats.norm(0, math.sqrt(2)), id="sigma-read-as-variance"),
+        pytest.param(sweep.LogNormal(0, 1), stats.norm(0, 1), id="lognormal-read-as-normal"),
+        pytest.param(sweep.Uniform(0, 1), stats.uniform(loc=0, scale=1.05), id="uniform-wider"),
+    ],
+)
 def test_the_ks_check_has_power_against_a_misread_formula(dist, wrong):
     """A control: the same check rejects the formulas users (and implementations) get wrong."""
     assert stats.kstest(dist.sample(N, rng=20240601), wrong.cdf).pvalue < 1e-6
@@ -144,8 +153,7 @@ QUANTISED = [
     pytest.param(sweep.QUniform(1, 10, 4), stats.uniform(1, 9), 4, True, id="quniform-below-min"),
     pytest.param(sweep.QUniform(-1, 1, 0.25), stats.uniform(-1, 2), 0.25, False, id="quniform-float"),
     pytest.param(sweep.QUniform(0, 10, 2.0), stats.uniform(0, 10), 2.0, True, id="quniform-whole-float-q"),
-    pytest.param(sweep.QLogUniform(min_value=0, max_value=3, q=2), loguniform_of_exponents(0, 3), 2, True,
-                 id="qloguniform-int"),
+    pytest.param(sweep.QLogUniform(min_value=0, max_value=3, q=2), loguniform_of_exponents(0, 3), 2, True, id="qloguniform-int"),
     pytest.param(sweep.QLogUniform(-2, 1, 0.1), loguniform_of_exponents(-2, 1), 0.1, False, id="qloguniform-float"),
     pytest.param(sweep.QNormal(mu=0, sigma=3, q=2), stats.norm(0, 3), 2, True, id="qnormal-int"),
     pytest.param(sweep.QNormal(5, 1, 0.5), stats.norm(5, 1), 0.5, False, id="qnormal-float"),
@@ -210,12 +218,15 @@ def test_the_chi_square_check_has_power_against_an_inclusive_randint():
     assert chi_square(counts, np.full(8, 1 / 8)) < 1e-6  # [0, upper] would be wrong
 
 
-@pytest.mark.parametrize("values", [
-    pytest.param(["a", "b", "c", "d", "e"], id="strings"),
-    pytest.param([10, 20, 30], id="ints"),
-    pytest.param([0.1, 0.01, 0.001, 1e-4], id="floats"),
-    pytest.param([1, 2.5, "x"], id="mixed"),
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(["a", "b", "c", "d", "e"], id="strings"),
+        pytest.param([10, 20, 30], id="ints"),
+        pytest.param([0.1, 0.01, 0.001, 1e-4], id="floats"),
+        pytest.param([1, 2.5, "x"], id="mixed"),
+    ],
+)
 def test_choice_is_uniform_over_its_values(values):
     drawn = sweep.Choice(values=values).sample(N, rng=5).tolist()
     assert set(map(repr, drawn)) == set(map(repr, values))  # the values themselves, types kept
@@ -239,10 +250,12 @@ def test_choice_accepts_a_range():
 
 
 def conditional_choice():
-    return sweep.Choice(values=[
-        {"model": "svm", "C": sweep.Uniform(0.1, 10), "kernel": sweep.Choice(["rbf", "linear", "poly"])},
-        {"model": "forest", "n_estimators": sweep.Randint(5), "depth": 3, "criterion": "gini"},
-    ])
+    return sweep.Choice(
+        values=[
+            {"model": "svm", "C": sweep.Uniform(0.1, 10), "kernel": sweep.Choice(["rbf", "linear", "poly"])},
+            {"model": "forest", "n_estimators": sweep.Randint(5), "depth": 3, "criterion": "gini"},
+        ]
+    )
 
 
 def test_conditional_choice_samples_one_dict_then_each_distribution_inside():
@@ -295,8 +308,15 @@ def test_conditional_choice_scalar_and_shape():
 # --- sample(): size and rng ---------------------------------------------------------------------
 
 ALL_FACADE = [
-    sweep.Choice(["a", "b"]), sweep.Randint(4), sweep.Uniform(0, 1), sweep.LogUniform(-2, 0), sweep.QUniform(0, 10, 1),
-    sweep.QLogUniform(0, 2, 0.5), sweep.Normal(0, 1), sweep.LogNormal(0, 1), sweep.QNormal(0, 1, 0.5),
+    sweep.Choice(["a", "b"]),
+    sweep.Randint(4),
+    sweep.Uniform(0, 1),
+    sweep.LogUniform(-2, 0),
+    sweep.QUniform(0, 10, 1),
+    sweep.QLogUniform(0, 2, 0.5),
+    sweep.Normal(0, 1),
+    sweep.LogNormal(0, 1),
+    sweep.QNormal(0, 1, 0.5),
     sweep.QLogNormal(0, 1, 1),
 ]
 
@@ -328,14 +348,17 @@ def test_a_generator_is_advanced_not_reset():
     assert np.concatenate([first, second]).tolist() == sweep.Uniform(0, 1).sample(6, rng=9).tolist()
 
 
-@pytest.mark.parametrize(("dist", "fragments"), [
-    (sweep.Uniform(1.0, 0.5), ("min_value < max_value", "1.0", "0.5")),
-    (sweep.Randint(0), ("upper >= 1", "0")),
-    (sweep.Normal(0, -1), ("sigma >= 0", "-1")),
-    (sweep.QUniform(0, 1, 0), ("q > 0", "0")),
-    (sweep.Choice([]), ("at least one value",)),
-    (sweep.Uniform(0, None), ("max_value",)),
-])
+@pytest.mark.parametrize(
+    ("dist", "fragments"),
+    [
+        (sweep.Uniform(1.0, 0.5), ("min_value < max_value", "1.0", "0.5")),
+        (sweep.Randint(0), ("upper >= 1", "0")),
+        (sweep.Normal(0, -1), ("sigma >= 0", "-1")),
+        (sweep.QUniform(0, 1, 0), ("q > 0", "0")),
+        (sweep.Choice([]), ("at least one value",)),
+        (sweep.Uniform(0, None), ("max_value",)),
+    ],
+)
 def test_sampling_an_invalid_distribution_raises_a_clear_error(dist, fragments):
     with pytest.raises(InvalidValue) as info:
         dist.sample(rng=0)
@@ -347,50 +370,64 @@ def test_sampling_an_invalid_distribution_raises_a_clear_error(dist, fragments):
 # --- the pure layer: wire form -> distribution -> unit-cube transform ----------------------------
 
 
-@pytest.mark.parametrize(("wire", "expected"), [
-    (["choice", [["a", "b"]]], Choice(values=("a", "b"))),
-    (["choice", ["a", "b"]], Choice(values=("a", "b"))),
-    (["randint", [5]], Randint(upper=5)),
-    (["randint", [5.0]], Randint(upper=5)),
-    (["uniform", [0, 1]], Continuous("uniform", 0, 1)),
-    (["loguniform", [-3, -1]], Continuous("loguniform", -3, -1)),
-    (["quniform", [0, 10, 2]], Continuous("quniform", 0, 10, 2)),
-    (["qloguniform", [0, 3, 1]], Continuous("qloguniform", 0, 3, 1)),
-    (["normal", [0, 1]], Continuous("normal", 0, 1)),
-    (["lognormal", [0, 1]], Continuous("lognormal", 0, 1)),
-    (["qnormal", [0, 1, 0.5]], Continuous("qnormal", 0, 1, 0.5)),
-    (["qlognormal", [0, 1, 0.5]], Continuous("qlognormal", 0, 1, 0.5)),
-    (["Uniform", [0, 1]], Continuous("uniform", 0, 1)),
-])
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (["choice", [["a", "b"]]], Choice(values=("a", "b"))),
+        (["choice", ["a", "b"]], Choice(values=("a", "b"))),
+        (["randint", [5]], Randint(upper=5)),
+        (["randint", [5.0]], Randint(upper=5)),
+        (["uniform", [0, 1]], Continuous("uniform", 0, 1)),
+        (["loguniform", [-3, -1]], Continuous("loguniform", -3, -1)),
+        (["quniform", [0, 10, 2]], Continuous("quniform", 0, 10, 2)),
+        (["qloguniform", [0, 3, 1]], Continuous("qloguniform", 0, 3, 1)),
+        (["normal", [0, 1]], Continuous("normal", 0, 1)),
+        (["lognormal", [0, 1]], Continuous("lognormal", 0, 1)),
+        (["qnormal", [0, 1, 0.5]], Continuous("qnormal", 0, 1, 0.5)),
+        (["qlognormal", [0, 1, 0.5]], Continuous("qlognormal", 0, 1, 0.5)),
+        (["Uniform", [0, 1]], Continuous("uniform", 0, 1)),
+    ],
+)
 def test_from_wire_reads_each_rest_form(wire, expected):
     assert from_wire("search_space.x", wire) == expected
 
 
 def test_every_distribution_type_is_readable():
     assert set(DISTRIBUTION_TYPES) == {
-        "choice", "randint", "uniform", "loguniform", "quniform", "qloguniform", "normal", "lognormal", "qnormal",
+        "choice",
+        "randint",
+        "uniform",
+        "loguniform",
+        "quniform",
+        "qloguniform",
+        "normal",
+        "lognormal",
+        "qnormal",
         "qlognormal",
     }
 
 
-@pytest.mark.parametrize(("wire", "fragments"), [
-    (["beta", [0, 1]], ("unknown distribution type 'beta'", *DISTRIBUTION_TYPES)),
-    (["uniform", [2, 1]], ("Uniform needs min_value < max_value", "2", "1")),
-    (["quniform", [1, 1, 1]], ("QUniform needs min_value < max_value",)),
-    (["loguniform", [-1, -2]], ("LogUniform needs min_value <= max_value", "-1", "-2")),
-    (["qlognormal", [0, -0.5, 1]], ("QLogNormal needs sigma >= 0", "-0.5")),
-    (["qnormal", [0, 1, -1]], ("QNormal needs q > 0", "-1")),
-    (["randint", [2.5]], ("whole-number upper", "2.5")),
-    (["randint", [0]], ("upper >= 1", "0")),
-    (["choice", [[]]], ("at least one value",)),
-    (["choice", [[True, False]]], ("booleans", "True")),
-    (["choice", [[[1, 2], [3]]]], ("lists", "[1, 2]")),
-    (["uniform", [0, float("nan")]], ("finite", "nan")),
-    (["uniform", [0, "1"]], ("must be a number", "'1'")),
-    (["uniform", [0]], ("Uniform needs min_value, max_value",)),
-    (["loguniform", [0, 1000]], ("exponents", "1000")),
-    ("uniform", ("expected a distribution",)),
-])
+@pytest.mark.parametrize(
+    ("wire", "fragments"),
+    [
+        (["beta", [0, 1]], ("unknown distribution type 'beta'", *DISTRIBUTION_TYPES)),
+        (["uniform", [2, 1]], ("Uniform needs min_value < max_value", "2", "1")),
+        (["quniform", [1, 1, 1]], ("QUniform needs min_value < max_value",)),
+        (["loguniform", [-1, -2]], ("LogUniform needs min_value <= max_value", "-1", "-2")),
+        (["qlognormal", [0, -0.5, 1]], ("QLogNormal needs sigma >= 0", "-0.5")),
+        (["qnormal", [0, 1, -1]], ("QNormal needs q > 0", "-1")),
+        (["randint", [2.5]], ("whole-number upper", "2.5")),
+        (["randint", [0]], ("upper >= 1", "0")),
+        (["choice", [[]]], ("at least one value",)),
+        (["choice", [[True, False]]], ("booleans", "True")),
+        (["choice", [[[1, 2], [3]]]], ("lists", "[1, 2]")),
+        (["uniform", [0, float("nan")]], ("finite", "nan")),
+        (["uniform", [0, "1"]], ("must be a number", "'1'")),
+        (["uniform", [0]], ("Uniform needs min_value, max_value",)),
+        (["loguniform", [0, 1000]], ("exponents", "1000")),
+        ("uniform", ("expected a distribution",)),
+    ],
+)
 def test_from_wire_rejects_bad_values_naming_the_path_and_value(wire, fragments):
     with pytest.raises(InvalidValue) as info:
         from_wire("search_space.lr", wire)
@@ -407,13 +444,15 @@ def test_nested_distribution_errors_name_the_nested_path():
 
 
 def test_search_space_maps_unit_columns_in_order():
-    space = space_from_wire({
-        "a": ["uniform", [10, 20]],
-        "b": ["choice", [["x", "y", "z", "w"]]],
-        "c": ["randint", [10]],
-        "d": ["normal", [0, 1]],
-        "e": ["loguniform", [0, 1]],
-    })
+    space = space_from_wire(
+        {
+            "a": ["uniform", [10, 20]],
+            "b": ["choice", [["x", "y", "z", "w"]]],
+            "c": ["randint", [10]],
+            "d": ["normal", [0, 1]],
+            "e": ["loguniform", [0, 1]],
+        }
+    )
     assert space.names == ("a", "b", "c", "d", "e")
     assert space.dims == 5
     u = np.array([[0.0, 0.0, 0.0, 0.5, 0.0], [0.5, 0.26, 0.95, 0.975, 0.5], [0.999999, 0.999999, 0.999999, 0.025, 1 - 1e-12]])
@@ -442,7 +481,7 @@ def test_log_base_replaces_e():
     space = space_from_wire({"lr": ["loguniform", [-3, -1]], "w": ["lognormal", [0, 1]]}, log_base=10)
     rows = space.from_unit(np.array([[0.0, 0.5], [0.5, 0.975]]))
     assert rows[0]["lr"] == pytest.approx(1e-3) and rows[1]["lr"] == pytest.approx(1e-2)
-    assert rows[0]["w"] == pytest.approx(1.0) and rows[1]["w"] == pytest.approx(10 ** 1.959964, rel=1e-5)
+    assert rows[0]["w"] == pytest.approx(1.0) and rows[1]["w"] == pytest.approx(10**1.959964, rel=1e-5)
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, math.e), ("e", math.e), (" E ", math.e), (10, 10.0), ("2", 2.0)])

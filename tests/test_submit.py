@@ -59,11 +59,13 @@ class FakeCredential:
 class RaisingCredential(FakeCredential):
     """What DefaultAzureCredential raises on a machine where nobody signed in."""
 
-    MESSAGE = ("DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:\n"
-               "\tEnvironmentCredential: EnvironmentCredential authentication unavailable.\n"
-               "\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable.\n"
-               "\tAzureCliCredential: Azure CLI not found on path\n"
-               "To mitigate this issue, please refer to the troubleshooting guidelines here at https://aka.ms/x.")
+    MESSAGE = (
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:\n"
+        "\tEnvironmentCredential: EnvironmentCredential authentication unavailable.\n"
+        "\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable.\n"
+        "\tAzureCliCredential: Azure CLI not found on path\n"
+        "To mitigate this issue, please refer to the troubleshooting guidelines here at https://aka.ms/x."
+    )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         raise ClientAuthenticationError(self.MESSAGE)
@@ -170,6 +172,7 @@ def fixed_job_name(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any request through azure-core's real transport fails the test."""
+
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a request reached azure-core's network transport")
 
@@ -186,7 +189,7 @@ BASE: dict[str, Any] = {
     "trial": {
         "code": f"azureml:{ARM}/codes/src/versions/1",
         "command": "python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} --data ${{inputs.data}} "
-                   "--epochs ${{inputs.epochs}} --flag ${{inputs.flag}} --out ${{outputs.model}}",
+        "--epochs ${{inputs.epochs}} --flag ${{inputs.flag}} --out ${{outputs.model}}",
         "environment": f"azureml:{ARM}/environments/env/versions/3",
         "environment_variables": {"MY_VAR": "1"},
     },
@@ -194,8 +197,10 @@ BASE: dict[str, Any] = {
     "outputs": {"model": {"type": "uri_folder"}},
     "compute": f"azureml:{ARM}/computes/cpu-cluster",
     "sampling_algorithm": "random",
-    "search_space": {"lr": {"type": "uniform", "min_value": 0.01, "max_value": 0.9},
-                     "opt": {"type": "choice", "values": ["sgd", "adam"]}},
+    "search_space": {
+        "lr": {"type": "uniform", "min_value": 0.01, "max_value": 0.9},
+        "opt": {"type": "choice", "values": ["sgd", "adam"]},
+    },
     "objective": {"goal": "minimize", "primary_metric": "loss"},
     "limits": {"max_total_trials": 20, "max_concurrent_trials": 4},
 }
@@ -214,19 +219,33 @@ ALL_DISTRIBUTIONS = {
 ALL_COMMAND = "python train.py " + " ".join(f"--{k} ${{{{search_space.{k}}}}}" for k in ALL_DISTRIBUTIONS)
 CASES: dict[str, dict[str, Any]] = {
     "all-ten-distributions": {"search_space": ALL_DISTRIBUTIONS, "trial.command": ALL_COMMAND, "inputs": {}, "outputs": {}},
-    "conditional-choice": {"search_space.opt": {"type": "choice", "values": [
-        {"name": "sgd", "momentum": {"type": "uniform", "min_value": 0.5, "max_value": 0.99}}, {"name": "adam"}]}},
+    "conditional-choice": {
+        "search_space.opt": {
+            "type": "choice",
+            "values": [{"name": "sgd", "momentum": {"type": "uniform", "min_value": 0.5, "max_value": 0.99}}, {"name": "adam"}],
+        }
+    },
     "random-seeded-logbase": {"sampling_algorithm": {"type": "random", "seed": 7, "logbase": 10}},
     "sobol": {"sampling_algorithm": {"type": "random", "rule": "sobol", "seed": 123}},
     "grid": {"sampling_algorithm": "grid", "search_space.lr": {"type": "choice", "values": [0.01, 0.1]}},
-    "bayesian": {"sampling_algorithm": "bayesian", "limits.max_concurrent_trials": 2,
-                 "search_space.opt": {"type": "quniform", "min_value": 1, "max_value": 4, "q": 1}},
-    "bandit-slack-factor": {"early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 2,
-                                                  "delay_evaluation": 5}},
+    "bayesian": {
+        "sampling_algorithm": "bayesian",
+        "limits.max_concurrent_trials": 2,
+        "search_space.opt": {"type": "quniform", "min_value": 1, "max_value": 4, "q": 1},
+    },
+    "bandit-slack-factor": {
+        "early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 2, "delay_evaluation": 5}
+    },
     "bandit-slack-amount": {"early_termination": {"type": "bandit", "slack_amount": 0.2, "evaluation_interval": 1}},
     "median-stopping": {"early_termination": {"type": "median_stopping", "evaluation_interval": 1, "delay_evaluation": 3}},
-    "truncation-selection": {"early_termination": {"type": "truncation_selection", "truncation_percentage": 20,
-                                                   "evaluation_interval": 1, "delay_evaluation": 2}},
+    "truncation-selection": {
+        "early_termination": {
+            "type": "truncation_selection",
+            "truncation_percentage": 20,
+            "evaluation_interval": 1,
+            "delay_evaluation": 2,
+        }
+    },
     "timeouts": {"limits": {"max_total_trials": 1000, "max_concurrent_trials": 10, "timeout": 7200, "trial_timeout": 600}},
     "maximize": {"objective": {"goal": "maximize", "primary_metric": "val-accuracy"}},
 }
@@ -253,9 +272,16 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def runner_view(spec: Any) -> dict[str, Any]:
     """What the local runner takes from a spec: search space, algorithm, objective, limits, policy, command."""
-    return {"search_space": spec.search_space, "algorithm": spec.algorithm, "objective": spec.objective,
-            "limits": spec.limits, "policy": spec.policy, "command": spec.trial.command,
-            "environment_variables": dict(spec.trial.environment_variables), "experiment_name": spec.experiment_name}
+    return {
+        "search_space": spec.search_space,
+        "algorithm": spec.algorithm,
+        "objective": spec.objective,
+        "limits": spec.limits,
+        "policy": spec.policy,
+        "command": spec.trial.command,
+        "environment_variables": dict(spec.trial.environment_variables),
+        "experiment_name": spec.experiment_name,
+    }
 
 
 # --- parity -------------------------------------------------------------------------------------
@@ -263,10 +289,25 @@ def runner_view(spec: Any) -> dict[str, Any]:
 
 def test_the_cases_cover_every_distribution_algorithm_and_policy():
     assert {d["type"] for d in ALL_DISTRIBUTIONS.values()} == {
-        "choice", "randint", "uniform", "loguniform", "quniform", "qloguniform", "normal", "lognormal", "qnormal",
-        "qlognormal"}
-    algorithms = {str(c.get("sampling_algorithm", {}).get("rule") if isinstance(c.get("sampling_algorithm"), dict)
-                      else c.get("sampling_algorithm")) for c in CASES.values()}
+        "choice",
+        "randint",
+        "uniform",
+        "loguniform",
+        "quniform",
+        "qloguniform",
+        "normal",
+        "lognormal",
+        "qnormal",
+        "qlognormal",
+    }
+    algorithms = {
+        str(
+            c.get("sampling_algorithm", {}).get("rule")
+            if isinstance(c.get("sampling_algorithm"), dict)
+            else c.get("sampling_algorithm")
+        )
+        for c in CASES.values()
+    }
     assert {"sobol", "grid", "bayesian"} <= algorithms
     policies = {c["early_termination"]["type"] for c in CASES.values() if "early_termination" in c}
     assert policies == {"bandit", "median_stopping", "truncation_selection"}
@@ -296,8 +337,11 @@ def test_every_sample_put_equals_azure_ai_ml_put(path: Path):
 
 def test_set_overrides_are_applied_by_load_job_as_az_ml_does(tmp_path: Path):
     path = write_case(tmp_path, {})
-    overrides = [{"limits.max_total_trials": "5"}, {"search_space.lr.max_value": "0.5"},
-                 {"compute": f"azureml:{ARM}/computes/gpu"}]
+    overrides = [
+        {"limits.max_total_trials": "5"},
+        {"search_space.lr.max_value": "0.5"},
+        {"compute": f"azureml:{ARM}/computes/gpu"},
+    ]
     ours = sent_by_azsweep(path, params_override=overrides)
     put = assert_same_put(ours, sent_by_azure_ai_ml(load_job(path, params_override=overrides)))
     props = put["body"]["properties"]
@@ -307,33 +351,52 @@ def test_set_overrides_are_applied_by_load_job_as_az_ml_does(tmp_path: Path):
 
 
 def test_parse_set_keeps_text_as_az_ml_does_and_parses_json_lists():
-    assert bridge.parse_set(["limits.max_total_trials=5", "display_name=a=b", "search_space.opt.values=[\"a\", 1]"]) == [
-        {"limits.max_total_trials": "5"}, {"display_name": "a=b"}, {"search_space.opt.values": ["a", 1]}]
+    assert bridge.parse_set(["limits.max_total_trials=5", "display_name=a=b", 'search_space.opt.values=["a", 1]']) == [
+        {"limits.max_total_trials": "5"},
+        {"display_name": "a=b"},
+        {"search_space.opt.values": ["a", 1]},
+    ]
     with pytest.raises(azsweep.AzsweepError, match="expected PATH=VALUE"):
         bridge.parse_set(["limits.max_total_trials"])
 
 
 def _base_command(distributions: Any) -> Any:
-    job = command(code=f"{ARM}/codes/src/versions/1", environment=f"{ARM}/environments/env/versions/3",
-                  compute=f"{ARM}/computes/cpu-cluster", inputs={"lr": 0.1, "opt": "sgd", "epochs": 8},
-                  command="python train.py --lr ${{inputs.lr}} --opt ${{inputs.opt}} --epochs ${{inputs.epochs}}",
-                  experiment_name="parity")
+    job = command(
+        code=f"{ARM}/codes/src/versions/1",
+        environment=f"{ARM}/environments/env/versions/3",
+        compute=f"{ARM}/computes/cpu-cluster",
+        inputs={"lr": 0.1, "opt": "sgd", "epochs": 8},
+        command="python train.py --lr ${{inputs.lr}} --opt ${{inputs.opt}} --epochs ${{inputs.epochs}}",
+        experiment_name="parity",
+    )
     return job(lr=distributions.LogUniform(-6, -1), opt=distributions.Choice(["sgd", "adam"])).sweep(
-        primary_metric="loss", goal="minimize", sampling_algorithm=distributions.RandomSamplingAlgorithm(rule="sobol", seed=3),
-        max_total_trials=12, max_concurrent_trials=3, timeout=3600, trial_timeout=600,
-        early_termination_policy=distributions.BanditPolicy(slack_factor=0.2, evaluation_interval=1, delay_evaluation=3))
+        primary_metric="loss",
+        goal="minimize",
+        sampling_algorithm=distributions.RandomSamplingAlgorithm(rule="sobol", seed=3),
+        max_total_trials=12,
+        max_concurrent_trials=3,
+        timeout=3600,
+        trial_timeout=600,
+        early_termination_policy=distributions.BanditPolicy(slack_factor=0.2, evaluation_interval=1, delay_evaluation=3),
+    )
 
 
 def _sweep_job(distributions: Any) -> Any:
-    trial = command(code=f"{ARM}/codes/src/versions/1", environment=f"{ARM}/environments/env/versions/3",
-                    command="python train.py --lr ${{search_space.lr}} --q ${{search_space.q}}")
+    trial = command(
+        code=f"{ARM}/codes/src/versions/1",
+        environment=f"{ARM}/environments/env/versions/3",
+        command="python train.py --lr ${{search_space.lr}} --q ${{search_space.q}}",
+    )
     return distributions.SweepJob(
-        trial=trial, compute=f"{ARM}/computes/cpu-cluster", experiment_name="parity",
+        trial=trial,
+        compute=f"{ARM}/computes/cpu-cluster",
+        experiment_name="parity",
         search_space={"lr": distributions.Uniform(0.01, 0.9), "q": distributions.QNormal(5, 1, 0.5)},
         sampling_algorithm=distributions.RandomSamplingAlgorithm(seed=1),
         objective=distributions.Objective(goal="maximize", primary_metric="acc"),
         limits=distributions.SweepJobLimits(max_total_trials=8, max_concurrent_trials=2),
-        early_termination=distributions.MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=2))
+        early_termination=distributions.MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=2),
+    )
 
 
 @pytest.mark.parametrize("build", [_base_command, _sweep_job], ids=["sweep-node", "SweepJob"])
@@ -415,8 +478,12 @@ def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unreachable_endpoint_is_one_line(tmp_path: Path, no_retry_wait: None):
-    t = Recorder(fail=ServiceRequestError("<urllib3.connection.HTTPSConnection object at 0x7f00>: Failed to establish a "
-                                          "new connection: [Errno -3] Temporary failure in name resolution"))
+    t = Recorder(
+        fail=ServiceRequestError(
+            "<urllib3.connection.HTTPSConnection object at 0x7f00>: Failed to establish a "
+            "new connection: [Errno -3] Temporary failure in name resolution"
+        )
+    )
     with pytest.raises(SubmitError) as err:
         azsweep.submit(write_case(tmp_path, {}), ml_client=client(t))
     message = str(err.value)
@@ -435,8 +502,7 @@ def test_a_credential_that_raises_is_one_line_naming_what_was_tried(tmp_path: Pa
     assert t.requests == []
 
 
-def test_without_ml_client_default_azure_credential_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           no_network: None):
+def test_without_ml_client_default_azure_credential_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None):
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", RaisingCredential)
     with pytest.raises(SubmitError, match="cannot sign in to Azure: DefaultAzureCredential tried"):
         azsweep.submit(write_case(tmp_path, {}), subscription_id=SUB, resource_group_name=RG, workspace_name=WS)
@@ -470,16 +536,20 @@ def test_submit_rejects_unknown_keywords_and_both_client_and_workspace(tmp_path:
 
 def test_config_json_is_found_where_mlclient_from_config_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / ".azureml").mkdir()
-    (tmp_path / ".azureml" / "config.json").write_text(json.dumps(
-        {"subscription_id": SUB, "resource_group": "rg-azureml", "workspace_name": "ws-azureml"}))
+    (tmp_path / ".azureml" / "config.json").write_text(
+        json.dumps({"subscription_id": SUB, "resource_group": "rg-azureml", "workspace_name": "ws-azureml"})
+    )
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     (tmp_path / "a" / "config.json").write_text(json.dumps({"Scope": f"{ARM}"}))
     monkeypatch.chdir(work)
     theirs = MLClient.from_config(FakeCredential())
     found = bridge.resolve_workspace()
-    assert (found.subscription_id, found.resource_group_name, found.workspace_name) == (
-        theirs.subscription_id, theirs.resource_group_name, theirs.workspace_name) == (SUB, "rg-azureml", "ws-azureml")
+    assert (
+        (found.subscription_id, found.resource_group_name, found.workspace_name)
+        == (theirs.subscription_id, theirs.resource_group_name, theirs.workspace_name)
+        == (SUB, "rg-azureml", "ws-azureml")
+    )
     assert found.source == str(tmp_path / ".azureml" / "config.json")
     assert bridge.resolve_workspace(workspace_name="other").workspace_name == "other"  # arguments win over the file
 
@@ -500,8 +570,7 @@ def test_cli_missing_workspace_is_one_line_without_traceback(tmp_path: Path, mon
     assert _last_line(err).startswith("azsweep: error: no Azure ML workspace given")
 
 
-def test_cli_credential_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
-                                            no_network: None):
+def test_cli_credential_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, no_network: None):
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", RaisingCredential)
     path = write_case(tmp_path, {})
     assert main(["submit", str(path), "--subscription", SUB, "-g", RG, "-w", WS]) == 1
@@ -510,16 +579,17 @@ def test_cli_credential_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.
     assert _last_line(err).startswith("azsweep: error: cannot sign in to Azure")
 
 
-def test_cli_unreachable_endpoint_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
-                                              no_retry_wait: None):
+def test_cli_unreachable_endpoint_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, no_retry_wait: None):
     t = Recorder(fail=ServiceRequestError("Failed to establish a new connection: [Errno 111] Connection refused"))
     monkeypatch.setattr(bridge, "build_client", lambda ws, credential=None, **kw: client(t))
     assert main(["submit", str(write_case(tmp_path, {})), "--subscription", SUB, "-g", RG, "-w", WS]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert _last_line(err) == ("azsweep: error: cannot reach Azure (management.azure.com): Failed to establish a new "
-                               "connection: [Errno 111] Connection refused; check the network connection and proxy "
-                               "settings (HTTPS_PROXY), then retry")
+    assert _last_line(err) == (
+        "azsweep: error: cannot reach Azure (management.azure.com): Failed to establish a new "
+        "connection: [Errno 111] Connection refused; check the network connection and proxy "
+        "settings (HTTPS_PROXY), then retry"
+    )
 
 
 def test_cli_dry_run_applies_set(tmp_path: Path, capsys: Any, no_network: None):
@@ -560,8 +630,9 @@ class FakeJobs:
 
 
 @pytest.mark.parametrize(("final", "code"), [("Completed", 0), ("Failed", 1)])
-def test_cli_stream_waits_like_az_ml_job_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
-                                                final: str, code: int):
+def test_cli_stream_waits_like_az_ml_job_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, final: str, code: int
+):
     jobs = FakeJobs(final)
     monkeypatch.setattr(bridge, "build_client", lambda ws, credential=None, **kw: type("C", (), {"jobs": jobs})())
     path = write_case(tmp_path, {})
@@ -600,15 +671,21 @@ def test_dry_run_of_a_sample_with_local_code_shows_the_real_body(path: Path, cap
     assert "/subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/" in url  # placeholders, said so
     assert "no workspace given" in captured.err and "trial.code src: azure-ai-ml hashed it" in captured.err
     body = comparable({"body": json.loads(rest)})["body"]
-    expected = json.loads(json.dumps(put["body"]).replace(ARM, "/subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/"
-                                                         "providers/Microsoft.MachineLearningServices/workspaces/"
-                                                         "WORKSPACE_NAME"))
+    expected = json.loads(
+        json.dumps(put["body"]).replace(
+            ARM,
+            "/subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/"
+            "providers/Microsoft.MachineLearningServices/workspaces/"
+            "WORKSPACE_NAME",
+        )
+    )
     assert _without_code_name(body) == _without_code_name(expected)
 
 
 @pytest.mark.parametrize("build", [_base_command, _sweep_job], ids=["sweep-node", "SweepJob"])
-def test_dry_run_of_a_python_object_shows_its_put_and_leaves_it_unchanged(build: Any, monkeypatch: pytest.MonkeyPatch,
-                                                                          no_network: None):
+def test_dry_run_of_a_python_object_shows_its_put_and_leaves_it_unchanged(
+    build: Any, monkeypatch: pytest.MonkeyPatch, no_network: None
+):
     monkeypatch.chdir(ROOT / "samples" / "quickstart")  # objects resolve ./src against the folder they were built in
     job = build(our_sweep)
     job.trial.code = "./src"  # a local folder: create_or_update replaces it with the uploaded asset's id
@@ -635,8 +712,14 @@ def test_dry_run_of_local_inputs_and_an_inline_environment_says_what_would_be_up
     (tmp_path / "src" / "train.py").write_text("print(1)\n")
     (tmp_path / "data.csv").write_text("a,b\n")
     (tmp_path / "conda.yml").write_text("name: x\ndependencies: [python=3.11]\n")
-    path = write_case(tmp_path, {"trial.code": "src", "trial.environment": {"image": "python:3.11", "conda_file": "conda.yml"},
-                                 "inputs.data": {"type": "uri_file", "path": "./data.csv"}})
+    path = write_case(
+        tmp_path,
+        {
+            "trial.code": "src",
+            "trial.environment": {"image": "python:3.11", "conda_file": "conda.yml"},
+            "inputs.data": {"type": "uri_file", "path": "./data.csv"},
+        },
+    )
     result = dry_run(path)
     assert result.exact
     props = result.body["properties"]
@@ -667,8 +750,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-LOCAL = {"inputs": {"epochs": 8, "flag": True}, "trial.command": "python train.py --lr ${{search_space.lr}} "
-         "--opt ${{search_space.opt}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}"}  # nothing to download
+LOCAL = {
+    "inputs": {"epochs": 8, "flag": True},
+    "trial.command": "python train.py --lr ${{search_space.lr}} "
+    "--opt ${{search_space.opt}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}",
+}  # nothing to download
 
 
 def _record_local_run(definition: Any, name: str, **overrides: Any) -> Any:
@@ -685,8 +771,10 @@ def test_from_local_submits_the_original_yaml_without_local_overrides(home: Path
     _record_local_run(path, "local_a", max_total_trials=3, inputs={"epochs": "2"})
     local = from_local("local_a")
     assert local.job == str(path.resolve()) and local.params_override == []
-    assert any("not submitted, local-only overrides of the local run: limits.max_total_trials=3, inputs.epochs=2" in n
-               for n in local.notes)
+    assert any(
+        "not submitted, local-only overrides of the local run: limits.max_total_trials=3, inputs.epochs=2" in n
+        for n in local.notes
+    )
     assert_same_put(sent_by_azsweep(local.job), sent_by_azure_ai_ml(load_job(path)))
 
 
@@ -738,7 +826,10 @@ def test_from_local_of_a_smoke_run_leaves_its_limits_out(home: Path, tmp_path: P
     assert "not submitted, local-only overrides of the smoke run: limits.max_total_trials=2" in captured.err
     assert "limits.trial_timeout=300" in captured.err
     assert json.loads(captured.out)["body"]["properties"]["limits"] == {
-        "maxConcurrentTrials": 4, "maxTotalTrials": 20, "jobLimitsType": "Sweep"}
+        "maxConcurrentTrials": 4,
+        "maxTotalTrials": 20,
+        "jobLimitsType": "Sweep",
+    }
 
 
 def test_from_local_unknown_name_is_one_line(home: Path, capsys: Any):

@@ -44,8 +44,13 @@ def expect(definition, severity: str, path: str, *fragments: str) -> Problem:
 
 def node(lr=None, *, command_text="python train.py --lr ${{inputs.lr}} --opt ${{inputs.opt}}", **sweep_kw):
     """A ``command(...)(...).sweep(...)`` node; ``lr`` replaces the default Uniform."""
-    job = command(code="./src", command=command_text, environment="azureml:AzureML-sklearn-1.5@latest",
-                  inputs={"lr": 0.1, "opt": "sgd"}, compute="cpu-cluster")
+    job = command(
+        code="./src",
+        command=command_text,
+        environment="azureml:AzureML-sklearn-1.5@latest",
+        inputs={"lr": 0.1, "opt": "sgd"},
+        compute="cpu-cluster",
+    )
     kw = {"primary_metric": "loss", "goal": "minimize", "sampling_algorithm": "random", "max_total_trials": 10}
     kw.update(sweep_kw)
     return job(lr=sweep.Uniform(0.01, 0.9) if lr is None else lr, opt=sweep.Choice(["sgd", "adam"])).sweep(**kw)
@@ -54,8 +59,11 @@ def node(lr=None, *, command_text="python train.py --lr ${{inputs.lr}} --opt ${{
 def sweep_job(**overrides):
     """A standalone ``SweepJob``; an override of None removes the argument."""
     args = {
-        "trial": CommandJob(code="./src", command="python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}}",
-                            environment="azureml:AzureML-sklearn-1.5@latest"),
+        "trial": CommandJob(
+            code="./src",
+            command="python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}}",
+            environment="azureml:AzureML-sklearn-1.5@latest",
+        ),
         "compute": "cpu-cluster",
         "search_space": {"lr": sweep.Uniform(0.01, 0.9), "opt": sweep.Choice(["sgd", "adam"])},
         "sampling_algorithm": "random",
@@ -121,10 +129,13 @@ def test_randint_upper_not_whole_in_yaml(sweep_yaml):
     expect(sweep_yaml({LR: {"type": "randint", "upper": 2.5}}), "error", LR, "whole-number upper", "(got 2.5)")
 
 
-@pytest.mark.parametrize(("dist", "fragments"), [
-    (sweep.Randint(2.5), ("whole-number upper", "(got 2.5)")),
-    (sweep.Randint(0), ("upper >= 1", "(got 0)")),
-])
+@pytest.mark.parametrize(
+    ("dist", "fragments"),
+    [
+        (sweep.Randint(2.5), ("whole-number upper", "(got 2.5)")),
+        (sweep.Randint(0), ("upper >= 1", "(got 0)")),
+    ],
+)
 def test_randint_rules_from_python(dist, fragments):
     expect(node(dist), "error", LR, *fragments)
 
@@ -197,16 +208,19 @@ def test_unknown_distribution_field(sweep_yaml):
 
 
 def test_loguniform_bounds_written_as_values_overflow(sweep_yaml):
-    expect(sweep_yaml({LR: {"type": "loguniform", "min_value": 0.0001, "max_value": 1000}}), "error", LR,
-           "exponents", "1000")
+    expect(sweep_yaml({LR: {"type": "loguniform", "min_value": 0.0001, "max_value": 1000}}), "error", LR, "exponents", "1000")
 
 
 # --- search-space names -------------------------------------------------------------------------
 
 
 def test_search_space_key_azure_refuses(sweep_yaml):
-    path = sweep_yaml({"search_space.learning-rate": {"type": "uniform", "min_value": 0, "max_value": 1},
-                       "trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}}"})
+    path = sweep_yaml(
+        {
+            "search_space.learning-rate": {"type": "uniform", "min_value": 0, "max_value": 1},
+            "trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}}",
+        }
+    )
     expect(path, "error", "search_space.learning-rate", "'learning-rate'", "letters, digits and underscores")
 
 
@@ -218,14 +232,18 @@ def test_search_space_key_azure_refuses_from_python():
 # --- sampling algorithm and its allowed distributions (2.4, 2.5) --------------------------------
 
 
-@pytest.mark.parametrize(("item", "kind"), [
-    ({"type": "uniform", "min_value": 0, "max_value": 1}, "uniform"),
-    ({"type": "randint", "upper": 3}, "randint"),
-    ({"type": "normal", "mu": 0, "sigma": 1}, "normal"),
-])
+@pytest.mark.parametrize(
+    ("item", "kind"),
+    [
+        ({"type": "uniform", "min_value": 0, "max_value": 1}, "uniform"),
+        ({"type": "randint", "upper": 3}, "randint"),
+        ({"type": "normal", "mu": 0, "sigma": 1}, "normal"),
+    ],
+)
 def test_grid_with_a_non_choice_distribution(sweep_yaml, item, kind):
-    expect(sweep_yaml({"sampling_algorithm": "grid", LR: item}), "error", LR, "Grid sampling supports only choice",
-           f"(got {kind})")
+    expect(
+        sweep_yaml({"sampling_algorithm": "grid", LR: item}), "error", LR, "Grid sampling supports only choice", f"(got {kind})"
+    )
 
 
 def test_grid_with_a_non_choice_distribution_from_python():
@@ -236,20 +254,29 @@ def test_grid_of_choices_is_valid(sweep_yaml):
     assert azsweep.validate(sweep_yaml({"sampling_algorithm": "grid", LR: {"type": "choice", "values": [0.1, 0.01]}})) == []
 
 
-@pytest.mark.parametrize(("item", "kind"), [
-    ({"type": "loguniform", "min_value": -3, "max_value": -1}, "loguniform"),
-    ({"type": "randint", "upper": 4}, "randint"),
-    ({"type": "qloguniform", "min_value": 0, "max_value": 2, "q": 1}, "qloguniform"),
-    ({"type": "normal", "mu": 0, "sigma": 1}, "normal"),
-])
+@pytest.mark.parametrize(
+    ("item", "kind"),
+    [
+        ({"type": "loguniform", "min_value": -3, "max_value": -1}, "loguniform"),
+        ({"type": "randint", "upper": 4}, "randint"),
+        ({"type": "qloguniform", "min_value": 0, "max_value": 2, "q": 1}, "qloguniform"),
+        ({"type": "normal", "mu": 0, "sigma": 1}, "normal"),
+    ],
+)
 def test_bayesian_with_an_unsupported_distribution(sweep_yaml, item, kind):
-    expect(sweep_yaml({"sampling_algorithm": "bayesian", LR: item}), "error", LR,
-           "Bayesian sampling supports only choice, uniform, quniform", f"(got {kind})")
+    expect(
+        sweep_yaml({"sampling_algorithm": "bayesian", LR: item}),
+        "error",
+        LR,
+        "Bayesian sampling supports only choice, uniform, quniform",
+        f"(got {kind})",
+    )
 
 
 def test_bayesian_with_supported_distributions_is_valid(sweep_yaml):
-    path = sweep_yaml({"sampling_algorithm": {"type": "bayesian"},
-                       LR: {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1}})
+    path = sweep_yaml(
+        {"sampling_algorithm": {"type": "bayesian"}, LR: {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1}}
+    )
     assert azsweep.validate(path) == []
 
 
@@ -259,8 +286,9 @@ def test_bayesian_quniform_needs_whole_numbers(sweep_yaml):
 
 
 def test_bayesian_with_a_policy_is_a_warning(sweep_yaml):
-    path = sweep_yaml({"sampling_algorithm": "bayesian",
-                       "early_termination": {"type": "median_stopping", "evaluation_interval": 1}})
+    path = sweep_yaml(
+        {"sampling_algorithm": "bayesian", "early_termination": {"type": "median_stopping", "evaluation_interval": 1}}
+    )
     expect(path, "warning", "early_termination", "Bayesian", "(got median_stopping)")
 
 
@@ -278,8 +306,13 @@ def test_missing_sampling_algorithm_from_python():
 
 
 def test_sampling_algorithm_azure_ai_ml_refuses(sweep_yaml):
-    expect(sweep_yaml({"sampling_algorithm": {"type": "random", "rule": "halton"}}), "error", "sampling_algorithm.rule",
-           "random, sobol", "halton")
+    expect(
+        sweep_yaml({"sampling_algorithm": {"type": "random", "rule": "halton"}}),
+        "error",
+        "sampling_algorithm.rule",
+        "random, sobol",
+        "halton",
+    )
 
 
 def test_unknown_sampling_rule_from_python():
@@ -292,8 +325,9 @@ def test_negative_seed(sweep_yaml):
 
 
 def test_logbase_not_above_one(sweep_yaml):
-    expect(sweep_yaml({"sampling_algorithm": {"type": "random", "logbase": 0.5}}), "error", "sampling_algorithm.logbase",
-           "(got 0.5)")
+    expect(
+        sweep_yaml({"sampling_algorithm": {"type": "random", "logbase": 0.5}}), "error", "sampling_algorithm.logbase", "(got 0.5)"
+    )
 
 
 # --- early termination (3.2) --------------------------------------------------------------------
@@ -305,23 +339,28 @@ def test_bandit_with_neither_slack(sweep_yaml):
 
 
 def test_bandit_with_both_slacks(sweep_yaml):
-    path = sweep_yaml({"early_termination": {"type": "bandit", "evaluation_interval": 1, "slack_factor": 0.1,
-                                             "slack_amount": 0.2}})
+    path = sweep_yaml(
+        {"early_termination": {"type": "bandit", "evaluation_interval": 1, "slack_factor": 0.1, "slack_amount": 0.2}}
+    )
     expect(path, "error", "early_termination", "exactly one", "slack_factor=0.1", "slack_amount=0.2")
 
 
-@pytest.mark.parametrize(("policy", "fragment"), [
-    (sweep.BanditPolicy(evaluation_interval=1), "neither"),
-    (sweep.BanditPolicy(slack_factor=0.1, slack_amount=0.3, evaluation_interval=1), "slack_amount=0.3"),
-])
+@pytest.mark.parametrize(
+    ("policy", "fragment"),
+    [
+        (sweep.BanditPolicy(evaluation_interval=1), "neither"),
+        (sweep.BanditPolicy(slack_factor=0.1, slack_amount=0.3, evaluation_interval=1), "slack_amount=0.3"),
+    ],
+)
 def test_bandit_slack_rules_from_python(policy, fragment):
     expect(with_policy(policy), "error", "early_termination", "exactly one", fragment)
 
 
 @pytest.mark.parametrize("percentage", [0, 150])
 def test_truncation_percentage_out_of_range(sweep_yaml, percentage):
-    path = sweep_yaml({"early_termination": {"type": "truncation_selection", "evaluation_interval": 1,
-                                             "truncation_percentage": percentage}})
+    path = sweep_yaml(
+        {"early_termination": {"type": "truncation_selection", "evaluation_interval": 1, "truncation_percentage": percentage}}
+    )
     expect(path, "error", "early_termination.truncation_percentage", "between 1 and 99", f"(got {percentage})")
 
 
@@ -353,8 +392,9 @@ def test_evaluation_interval_zero_from_python():
 
 
 def test_negative_delay_evaluation(sweep_yaml):
-    path = sweep_yaml({"early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 1,
-                                             "delay_evaluation": -2}})
+    path = sweep_yaml(
+        {"early_termination": {"type": "bandit", "slack_factor": 0.1, "evaluation_interval": 1, "delay_evaluation": -2}}
+    )
     expect(path, "error", "early_termination.delay_evaluation", ">= 0", "(got -2)")
 
 
@@ -364,8 +404,13 @@ def test_negative_delay_evaluation_from_python():
 
 
 def test_unknown_policy_type(sweep_yaml):
-    expect(sweep_yaml({"early_termination": {"type": "banditt", "slack_factor": 0.1}}), "error", "early_termination.type",
-           "bandit, median_stopping, truncation_selection", "banditt")
+    expect(
+        sweep_yaml({"early_termination": {"type": "banditt", "slack_factor": 0.1}}),
+        "error",
+        "early_termination.type",
+        "bandit, median_stopping, truncation_selection",
+        "banditt",
+    )
 
 
 # --- objective and limits (4) -------------------------------------------------------------------
@@ -407,8 +452,9 @@ def test_missing_limits_from_python():
 
 @pytest.mark.parametrize("total", [0, 5000])
 def test_max_total_trials_out_of_range(sweep_yaml, total):
-    expect(sweep_yaml({"limits.max_total_trials": total}), "error", "limits.max_total_trials", "between 1 and 1000",
-           f"(got {total})")
+    expect(
+        sweep_yaml({"limits.max_total_trials": total}), "error", "limits.max_total_trials", "between 1 and 1000", f"(got {total})"
+    )
 
 
 @pytest.mark.parametrize("total", [0, 5000])
@@ -453,8 +499,11 @@ def test_undefined_search_space_reference(sweep_yaml):
 
 
 def test_undefined_search_space_reference_from_python():
-    trial = CommandJob(code="./src", command="python t.py ${{search_space.lr}} ${{search_space.opt}} ${{search_space.lrr}}",
-                       environment="azureml:AzureML-sklearn-1.5@latest")
+    trial = CommandJob(
+        code="./src",
+        command="python t.py ${{search_space.lr}} ${{search_space.opt}} ${{search_space.lrr}}",
+        environment="azureml:AzureML-sklearn-1.5@latest",
+    )
     expect(sweep_job(trial=trial), "error", "trial.command", "${{search_space.lrr}}", "'lrr'")
 
 
@@ -464,8 +513,9 @@ def test_undefined_input_reference(sweep_yaml):
 
 
 def test_undefined_input_reference_when_other_inputs_exist(sweep_yaml):
-    path = sweep_yaml({"inputs": {"epochs": 3},
-                       "trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}} ${{inputs.epoch}}"})
+    path = sweep_yaml(
+        {"inputs": {"epochs": 3}, "trial.command": "python t.py ${{search_space.lr}} ${{search_space.opt}} ${{inputs.epoch}}"}
+    )
     expect(path, "error", "trial.command", "${{inputs.epoch}}", "'epoch'")
 
 
@@ -490,20 +540,27 @@ def test_wrong_type_for_a_limit(sweep_yaml):
 
 
 def test_every_problem_in_a_file_is_reported(sweep_yaml):
-    path = sweep_yaml({LR: {"type": "uniform", "min_value": 1, "max_value": 0}, "limits.max_total_trials": 5000,
-                       "early_termination": {"type": "bandit", "evaluation_interval": 1}})
+    path = sweep_yaml(
+        {
+            LR: {"type": "uniform", "min_value": 1, "max_value": 0},
+            "limits.max_total_trials": 5000,
+            "early_termination": {"type": "bandit", "evaluation_interval": 1},
+        }
+    )
     paths = {p.path for p in azsweep.validate(path) if p.severity == "error"}
     assert paths == {LR, "limits.max_total_trials", "early_termination"}
 
 
 def test_a_schema_error_does_not_hide_the_other_problems_of_the_file(sweep_yaml):
     # azure-ai-ml's load_job stops at the goal typo; our own rules still report the rest in the same pass
-    path = sweep_yaml({
-        "objective.goal": "maximise",
-        "trial.command": "python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} --x ${{search_space.typo}}",
-        "early_termination": {"type": "bandit", "evaluation_interval": 1},
-        "limits.max_total_trials": 5000,
-    })
+    path = sweep_yaml(
+        {
+            "objective.goal": "maximise",
+            "trial.command": "python train.py --lr ${{search_space.lr}} --opt ${{search_space.opt}} --x ${{search_space.typo}}",
+            "early_termination": {"type": "bandit", "evaluation_interval": 1},
+            "limits.max_total_trials": 5000,
+        }
+    )
     errors = {p.path: p.message for p in azsweep.validate(path) if p.severity == "error"}
     assert "maximise" in errors["objective.goal"]
     assert "'typo'" in errors["trial.command"]

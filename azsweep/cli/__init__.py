@@ -20,8 +20,11 @@ __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE
 
 # name -> what runs it; the parsers are added by each module's ``add_parsers``, in this order
 COMMANDS: dict[str, Command] = {
-    "validate": check.validate, "sample": check.sample,
-    "run": local.run, "show": local.show, "replay": local.replay,
+    "validate": check.validate,
+    "sample": check.sample,
+    "run": local.run,
+    "show": local.show,
+    "replay": local.replay,
     "submit": submit.submit,
     "plot": plot.plot,
 }

@@ -41,8 +41,10 @@ def validate(args: argparse.Namespace) -> int:
         if not args.json and not args.quiet:
             warnings = len(problems) - errors
             verdict = "invalid" if errors else "ok"
-            print(f"{file}: {verdict} ({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})",
-                  file=sys.stderr)
+            print(
+                f"{file}: {verdict} ({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})",
+                file=sys.stderr,
+            )
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -17,18 +17,26 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--name", help="the sweep's name (default: a new Azure-style name)")
     p.add_argument("--max-total-trials", type=int, help="local override of limits.max_total_trials")
     p.add_argument("--max-concurrent-trials", type=int, help="local override (also lifts the CPU-count cap)")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=PATH_OR_VALUE",
-                   help="replace an input (e.g. a remote dataset) with a local path or value")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH_OR_VALUE",
+        help="replace an input (e.g. a remote dataset) with a local path or value",
+    )
     p.add_argument("--json", action="store_true", help="print a machine-readable summary instead of tables")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the interrupted sweep --name NAME (start it when it does not exist yet)")
-    p.add_argument("--smoke", action="store_true", help="a short check run (2 trials, short timeouts) that fails when a "
-                   "trial crashes or never logs the primary metric")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the interrupted sweep --name NAME (start it when it does not exist yet)"
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a short check run (2 trials, short timeouts) that fails when a trial crashes or never logs the primary metric",
+    )
 
     p = sub.add_parser("show", help="the trials of a local sweep, best first")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true")
-
 
     p = sub.add_parser("replay", help="what an early-termination policy would have stopped in a recorded sweep")
     p.add_argument("name", metavar="NAME")
@@ -40,7 +48,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--evaluation-interval", type=int, default=1)
     p.add_argument("--delay-evaluation", type=int, default=0)
     p.add_argument("--json", action="store_true")
-
 
 
 def _parse_inputs(items: list[str]) -> dict[str, str]:
@@ -61,9 +68,16 @@ def run(args: argparse.Namespace) -> int:
         return cli.usage("--resume needs --name NAME (the sweep to continue)")
     settings = Settings.resolve()
     try:
-        prepared = prepare(args.file, settings=settings, name=args.name, max_total_trials=args.max_total_trials,
-                           max_concurrent_trials=args.max_concurrent_trials, inputs=_parse_inputs(args.input),
-                           resume=args.resume, smoke=args.smoke)
+        prepared = prepare(
+            args.file,
+            settings=settings,
+            name=args.name,
+            max_total_trials=args.max_total_trials,
+            max_concurrent_trials=args.max_concurrent_trials,
+            inputs=_parse_inputs(args.input),
+            resume=args.resume,
+            smoke=args.smoke,
+        )
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"{args.file}: {p}", file=sys.stderr)
@@ -78,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
         record, runner = run_prepared(prepared, on_event=display.event)
     except KeyboardInterrupt:
         display.stop()
-        err.print(f"interrupted: running trials were stopped and recorded as canceled; continue with: "
-                  f"azsweep run {args.file} --name {prepared.name} --resume", markup=False, highlight=False)
+        err.print(
+            f"interrupted: running trials were stopped and recorded as canceled; continue with: "
+            f"azsweep run {args.file} --name {prepared.name} --resume",
+            markup=False,
+            highlight=False,
+        )
         return cli.EXIT_INTERRUPTED
     finally:
         display.stop()
@@ -108,8 +126,11 @@ def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: A
         cli.console().print(trials_table(view, limit=20))
         _print_footer(err, view, uri)
     if view.best_trial is None and not args.smoke:
-        err.print(f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
-                  markup=False, highlight=False)
+        err.print(
+            f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
+            markup=False,
+            highlight=False,
+        )
         return cli.EXIT_FAILED
     return cli.EXIT_OK
 
@@ -148,19 +169,29 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.console, self.metric, self.quiet = console, metric, quiet
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                                 transient=True, disable=quiet)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        )
         self.task: Any = None
 
     def event(self, kind: str, record: Any, trial: Any) -> None:
         if self.quiet:
             return
         if kind == "started":
-            self.console.print(f"sweep {record.name}: experiment {record.experiment_name!r}, {record.algorithm} sampling"
-                               + (f" (seed {record.seed})" if record.seed is not None else "")
-                               + f", up to {record.max_total_trials} trials, {record.max_concurrent_trials} at once",
-                               markup=False, highlight=False)
+            self.console.print(
+                f"sweep {record.name}: experiment {record.experiment_name!r}, {record.algorithm} sampling"
+                + (f" (seed {record.seed})" if record.seed is not None else "")
+                + f", up to {record.max_total_trials} trials, {record.max_concurrent_trials} at once",
+                markup=False,
+                highlight=False,
+            )
             self.progress.start()
             self.task = self.progress.add_task(record.name, total=record.max_total_trials, status="")
             return
@@ -169,8 +200,9 @@ class _Progress:
         if kind == "trial_ended" and trial is not None:
             score = "N/A" if trial.score is None else f"{trial.score:.6g}"
             note = f" ({trial.reason})" if trial.reason else ""
-            self.progress.console.print(f"{trial.name}: {trial.status.lower()}, {self.metric} = {score}{note}",
-                                        markup=False, highlight=False)
+            self.progress.console.print(
+                f"{trial.name}: {trial.status.lower()}, {self.metric} = {score}{note}", markup=False, highlight=False
+            )
         if self.task is not None:
             counts = {s: sum(t.status == s for t in record.trials) for s in ("Running", "Completed", "Failed", "Canceled")}
             best = "" if record.best_score is None else f" best {record.best_score:.6g}"
@@ -196,10 +228,16 @@ def replay(args: argparse.Namespace) -> int:
         if args.policy_file:
             config = policy_from_file(args.policy_file)
         else:
-            config = policy_from({"type": args.policy, "slack_factor": args.slack_factor, "slack_amount": args.slack_amount,
-                                  "truncation_percentage": args.truncation_percentage,
-                                  "evaluation_interval": args.evaluation_interval,
-                                  "delay_evaluation": args.delay_evaluation})
+            config = policy_from(
+                {
+                    "type": args.policy,
+                    "slack_factor": args.slack_factor,
+                    "slack_amount": args.slack_amount,
+                    "truncation_percentage": args.truncation_percentage,
+                    "evaluation_interval": args.evaluation_interval,
+                    "delay_evaluation": args.delay_evaluation,
+                }
+            )
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"azsweep: {p}", file=sys.stderr)
@@ -219,10 +257,14 @@ def replay(args: argparse.Namespace) -> int:
     for d in result.decisions:
         table.add_row(d.trial, f"interval {d.interval} of {lengths[d.trial]}", str(d.intervals_saved), d.reason)
     out.print(table)
-    print(f"{len(result.decisions)} of {len(trials)} trials stopped; {result.saved_intervals} of "
-          f"{result.total_intervals} intervals saved ({result.share_saved:.0%})")
+    print(
+        f"{len(result.decisions)} of {len(trials)} trials stopped; {result.saved_intervals} of "
+        f"{result.total_intervals} intervals saved ({result.share_saved:.0%})"
+    )
     if result.best_trial is not None:
         verdict = "survives" if result.best_survived else "would have been STOPPED"
-        print(f"best trial {result.best_trial} ({metric} = {result.best_score:.6g}) {verdict}; with the policy the sweep "
-              f"would report {result.best_trial_with_policy} ({result.best_score_with_policy:.6g})")
+        print(
+            f"best trial {result.best_trial} ({metric} = {result.best_score:.6g}) {verdict}; with the policy the sweep "
+            f"would report {result.best_trial_with_policy} ({result.best_score_with_policy:.6g})"
+        )
     return cli.EXIT_OK

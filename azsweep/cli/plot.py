@@ -13,8 +13,9 @@ from azsweep.report.plot import ARTIFACT_PATH, plot_sweep
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("plot", help="charts of a local sweep (PNG + an HTML page), also logged to its MLflow run")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--out", metavar="DIR", help="where to write them (default: the sweep's folder plots/, "
-                   "else ./azsweep-plots/NAME)")
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write them (default: the sweep's folder plots/, else ./azsweep-plots/NAME)"
+    )
 
 
 def plot(args: argparse.Namespace) -> int:
@@ -25,6 +26,7 @@ def plot(args: argparse.Namespace) -> int:
         print(f"logged to the sweep's MLflow run under {ARTIFACT_PATH}/ (open it with mlflow ui)", file=sys.stderr)
     else:
         first_line = result.error.splitlines()[0] if result.error else "unknown error"
-        print(f"note: could not log the plots to the sweep's MLflow run ({first_line}); the files above are kept",
-              file=sys.stderr)
+        print(
+            f"note: could not log the plots to the sweep's MLflow run ({first_line}); the files above are kept", file=sys.stderr
+        )
     return cli.EXIT_OK

@@ -15,20 +15,33 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("submit", help="check a sweep, then submit it to an Azure ML workspace (--dry-run: show the request)")
     p.add_argument("file", nargs="?", metavar="FILE", help="a CLI v2 sweep YAML (type: sweep)")
     p.add_argument("--from-local", metavar="NAME", help="submit the definition the local sweep NAME ran")
-    p.add_argument("--keep-local-overrides", action="store_true",
-                   help="with --from-local: also submit the local run's --max-total-trials / --input / smoke limits")
+    p.add_argument(
+        "--keep-local-overrides",
+        action="store_true",
+        help="with --from-local: also submit the local run's --max-total-trials / --input / smoke limits",
+    )
     p.add_argument("--subscription", metavar="ID", help="subscription id (default: from config.json)")
     p.add_argument("-g", "--resource-group", metavar="NAME", help="resource group (default: from config.json)")
-    p.add_argument("-w", "--workspace", "--workspace-name", dest="workspace", metavar="NAME",
-                   help="workspace (default: from config.json)")
-    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="PATH=VALUE",
-                   help="override a field, as az ml job create --set does (e.g. limits.max_total_trials=50)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="send nothing: print the check and the exact request azure-ai-ml would send (no credentials)")
+    p.add_argument(
+        "-w", "--workspace", "--workspace-name", dest="workspace", metavar="NAME", help="workspace (default: from config.json)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a field, as az ml job create --set does (e.g. limits.max_total_trials=50)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print the check and the exact request azure-ai-ml would send (no credentials)",
+    )
     p.add_argument("--stream", action="store_true", help="wait for the sweep and print its log, like az ml job stream")
     p.add_argument("--force", action="store_true", help="skip azsweep's checks (azure-ai-ml's own still apply)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-
 
 
 def _usage(message: str) -> int:
@@ -50,8 +63,11 @@ def submit(args: argparse.Namespace) -> int:
     from azsweep.submission.from_local import from_local
 
     overrides = bridge.parse_set(args.overrides)
-    workspace = {"subscription_id": args.subscription, "resource_group_name": args.resource_group,
-                 "workspace_name": args.workspace}
+    workspace = {
+        "subscription_id": args.subscription,
+        "resource_group_name": args.resource_group,
+        "workspace_name": args.workspace,
+    }
     job: Any = args.file
     label = args.file
     if args.from_local:
@@ -61,8 +77,11 @@ def submit(args: argparse.Namespace) -> int:
         job = local.job
         label = job if isinstance(job, str) else f"local sweep {args.from_local}"
         if overrides and not isinstance(job, str):
-            print(f"azsweep: error: --set needs the sweep's YAML file; {label} is rebuilt from its record (change the "
-                  "definition and run it again, or submit the file)", file=sys.stderr)
+            print(
+                f"azsweep: error: --set needs the sweep's YAML file; {label} is rebuilt from its record (change the "
+                "definition and run it again, or submit the file)",
+                file=sys.stderr,
+            )
             return cli.EXIT_FAILED
         overrides = local.params_override + overrides
     try:
@@ -132,12 +151,24 @@ def _print_check(label: str, problems: list[Problem], checked: bool, as_json: bo
 def _print_dry_run(label: str, result: Any, as_json: bool, checked: bool) -> int:
     _print_check(label, result.problems, checked, as_json)
     if as_json:
-        print(json.dumps({"source": label, "valid": True, "problems": [vars(p) for p in result.problems],
-                          "exact": result.exact, "method": result.method, "url": result.url, "body": result.body,
-                          "notes": result.notes}))
+        print(
+            json.dumps(
+                {
+                    "source": label,
+                    "valid": True,
+                    "problems": [vars(p) for p in result.problems],
+                    "exact": result.exact,
+                    "method": result.method,
+                    "url": result.url,
+                    "body": result.body,
+                    "notes": result.notes,
+                }
+            )
+        )
         return cli.EXIT_OK
-    print("dry run: nothing was sent; this is the request azure-ai-ml's create_or_update built, answered offline",
-          file=sys.stderr)
+    print(
+        "dry run: nothing was sent; this is the request azure-ai-ml's create_or_update built, answered offline", file=sys.stderr
+    )
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{result.method} {result.url}")

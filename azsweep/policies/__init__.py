@@ -12,12 +12,22 @@ from azsweep.policies._truncation import TruncationSelection
 from azsweep.spec import Policy
 
 __all__ = [
-    "Bandit", "Curve", "EarlyTermination", "MedianStopping", "RecordedTrial", "ReplayResult", "StopDecision",
-    "TruncationSelection", "make_policy", "replay_curves",
+    "Bandit",
+    "Curve",
+    "EarlyTermination",
+    "MedianStopping",
+    "RecordedTrial",
+    "ReplayResult",
+    "StopDecision",
+    "TruncationSelection",
+    "make_policy",
+    "replay_curves",
 ]
 
 _KINDS: dict[str, Callable[..., EarlyTermination]] = {
-    "bandit": Bandit, "median_stopping": MedianStopping, "truncation_selection": TruncationSelection,
+    "bandit": Bandit,
+    "median_stopping": MedianStopping,
+    "truncation_selection": TruncationSelection,
 }
 
 

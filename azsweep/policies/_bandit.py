@@ -44,6 +44,5 @@ class Bandit(EarlyTermination):
             rule = f"B({k}) {'-' if self.maximize else '+'} {a:g}"
         if self.worse(mine, threshold):
             sign = "<" if self.maximize else ">"
-            return (f"Bandit at interval {k}: best {fmt(mine)} {sign} {fmt(threshold)} = {rule} "
-                    f"with B({k}) = {fmt(top)}")
+            return f"Bandit at interval {k}: best {fmt(mine)} {sign} {fmt(threshold)} = {rule} with B({k}) = {fmt(top)}"
         return None

@@ -36,6 +36,8 @@ class MedianStopping(EarlyTermination):
         median = statistics.median(averages)
         if self.worse(mine, median):
             sign = "<" if self.maximize else ">"
-            return (f"MedianStopping at interval {k}: best {fmt(mine)} {sign} {fmt(median)} = median of the running "
-                    f"averages of {len(averages)} trials")
+            return (
+                f"MedianStopping at interval {k}: best {fmt(mine)} {sign} {fmt(median)} = median of the running "
+                f"averages of {len(averages)} trials"
+            )
         return None

@@ -70,7 +70,7 @@ def replay_curves(trials: Sequence[RecordedTrial], policy: EarlyTermination) -> 
         trial = by_index[index]
         if not policy.due(k):
             continue
-        others = [o.values[:known[o.index]] for o in ordered if o.index != index]
+        others = [o.values[: known[o.index]] for o in ordered if o.index != index]
         reason = policy.judge(trial.values[:k], k, others)
         if reason:
             stopped[index] = StopDecision(trial.name, index, k, reason, len(trial.values) - k)
@@ -81,7 +81,8 @@ def replay_curves(trials: Sequence[RecordedTrial], policy: EarlyTermination) -> 
     maximize = policy.maximize
     result.best_trial, result.best_score = _leader([(t, t.values) for t in ordered], maximize)
     result.best_trial_with_policy, result.best_score_with_policy = _leader(
-        [(t, t.values[:stopped[t.index].interval] if t.index in stopped else t.values) for t in ordered], maximize)
+        [(t, t.values[: stopped[t.index].interval] if t.index in stopped else t.values) for t in ordered], maximize
+    )
     best_index = next((t.index for t in ordered if t.name == result.best_trial), None)
     result.best_survived = best_index is None or best_index not in stopped
     return result

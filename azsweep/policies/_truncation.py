@@ -31,8 +31,10 @@ class TruncationSelection(EarlyTermination):
             return None
         better = sum(1 for v in pool if self._key(v) > self._key(mine))
         if better >= n - count:
-            return (f"TruncationSelection at interval {k}: value {fmt(mine)} is in the worst {p}% "
-                    f"({count} of {n} trials at interval {k}; {better} are better)")
+            return (
+                f"TruncationSelection at interval {k}: value {fmt(mine)} is in the worst {p}% "
+                f"({count} of {n} trials at interval {k}; {better} are better)"
+            )
         return None
 
     def _key(self, value: float) -> float:

@@ -16,6 +16,18 @@ from azsweep.report.tables import format_score, short, stop_reasons, trials_tabl
 from azsweep.report.view import SweepView, load_view, metric_curves
 
 __all__ = [
-    "SweepView", "as_numbers", "best_command", "extras_lines", "format_score", "load_view", "metric_curves",
-    "parameter_names", "parameter_notes", "short", "spearman", "stop_reasons", "trials_table", "view_json",
+    "SweepView",
+    "as_numbers",
+    "best_command",
+    "extras_lines",
+    "format_score",
+    "load_view",
+    "metric_curves",
+    "parameter_names",
+    "parameter_notes",
+    "short",
+    "spearman",
+    "stop_reasons",
+    "trials_table",
+    "view_json",
 ]

@@ -23,8 +23,7 @@ LOG_SPAN = 100.0  # positive values spanning more than two decades get a log sca
 METRIC_LOG_SPAN = 10.0  # a metric to minimize: more than one decade
 DPI = 110
 GREY = "#b0b0b0"
-FILES = {"parallel_coordinates": "parallel_coordinates.png", "metric_by_trial": "metric_by_trial.png",
-         "curves": "curves.png"}
+FILES = {"parallel_coordinates": "parallel_coordinates.png", "metric_by_trial": "metric_by_trial.png", "curves": "curves.png"}
 PAGE = "index.html"
 
 
@@ -50,6 +49,7 @@ class Axis:
 
 
 # ---- scales and axes (numbers in, positions and tick labels out)
+
 
 def finite_score(trial: Trial) -> float | None:
     return trial.score if trial.score is not None and math.isfinite(trial.score) else None
@@ -128,10 +128,13 @@ def numeric_axis(name: str, values: Sequence[float | None], log: bool | None = N
 
         def scale(v: float) -> float:
             return (math.log10(v) - a) / (b - a)
+
         candidates = _log_locator(lo, hi).tick_values(lo, hi)
     else:
+
         def scale(v: float) -> float:
             return (v - lo) / (hi - lo)
+
         whole = all(float(v).is_integer() for v in present)  # Randint, integer Q-values: integer ticks
         candidates = MaxNLocator(nbins=5, integer=whole).tick_values(lo, hi)
     # the real ends are always labelled; round ticks too close to an end would collide with its label
@@ -153,7 +156,7 @@ def category_axis(name: str, values: Sequence[str | None], declared: Sequence[st
 
 
 def _clip(text: str, width: int = 14) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def declared_space(view: SweepView) -> dict[str, tuple[str, list[Any]]]:
@@ -206,7 +209,7 @@ def colour_range(scores: Sequence[float], log: bool) -> tuple[float, float, str]
     iqr = q3 - q1
     if iqr <= 0:
         return lo, hi, "neither"
-    back = (lambda v: 10.0 ** v) if log else (lambda v: v)
+    back = (lambda v: 10.0**v) if log else (lambda v: v)
     clip_lo, clip_hi = back(q1 - 3 * iqr), back(q3 + 3 * iqr)
     extend_lo, extend_hi = lo < clip_lo, hi > clip_hi
     extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get((extend_lo, extend_hi), "neither")
@@ -214,6 +217,7 @@ def colour_range(scores: Sequence[float], log: bool) -> tuple[float, float, str]
 
 
 # ---- matplotlib
+
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -306,15 +310,30 @@ def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
     if best_index is not None and scores[best_index] is not None:
         points = [(x, a.positions[best_index]) for x, a in enumerate(all_axes) if a.positions[best_index] is not None]
         xs, ys = zip(*points)
-        ax.plot(xs, ys, color=cmap(norm(scores[best_index])), lw=3.0, zorder=4, path_effects=_best_effects(),
-                gid=f"scored:{view.trials[best_index].name}")
+        ax.plot(
+            xs,
+            ys,
+            color=cmap(norm(scores[best_index])),
+            lw=3.0,
+            zorder=4,
+            path_effects=_best_effects(),
+            gid=f"scored:{view.trials[best_index].name}",
+        )
     coloured, grey = _count_lines(ax, "scored:"), _count_lines(ax, "unscored:")
     for x, a in enumerate(all_axes):
         ax.axvline(x, color="#333333", lw=1.0, zorder=3)
         for pos, label in a.ticks:
             ax.plot([x - 0.025, x], [pos, pos], color="#333333", lw=1.0, zorder=3)
-            ax.text(x - 0.04, pos, label, ha="right", va="center", fontsize=8, zorder=5,
-                    bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.85})
+            ax.text(
+                x - 0.04,
+                pos,
+                label,
+                ha="right",
+                va="center",
+                fontsize=8,
+                zorder=5,
+                bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
         title = _clip(a.name, 18) + ("\n(log)" if a.kind == "log" else "")
         ax.text(x, 1.13, title, ha="center", va="top", fontsize=9, fontweight="bold" if x == n - 1 else "normal")
     ax.set_xlim(-0.45, n - 1 + 0.2)
@@ -327,16 +346,22 @@ def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
     handles = []
     best_score = None if best_index is None else scores[best_index]
     if best_index is not None and best_score is not None:
-        handles.append(Line2D([], [], color=cmap(norm(best_score)), lw=3, path_effects=_best_effects(),
-                              label=f"best: {view.trials[best_index].name} ({_fmt(best_score)})"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=cmap(norm(best_score)),
+                lw=3,
+                path_effects=_best_effects(),
+                label=f"best: {view.trials[best_index].name} ({_fmt(best_score)})",
+            )
+        )
     if grey:
         handles.append(Line2D([], [], color=GREY, lw=1.2, ls=(0, (4, 2)), label=f"no score ({grey})"))
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=len(handles), frameon=False,
-                  fontsize=9)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=len(handles), frameon=False, fontsize=9)
     _save(fig, path)
-    return Chart("parallel_coordinates", path, title, grey + coloured, {"scored": coloured, "unscored": grey,
-                                                                         "axes": n})
+    return Chart("parallel_coordinates", path, title, grey + coloured, {"scored": coloured, "unscored": grey, "axes": n})
 
 
 _MARKS = {  # group -> (label, marker, colour)
@@ -372,9 +397,18 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
             if group == "canceled":  # say which statuses: canceled, interrupted, running...
                 label = ", ".join(sorted({t.status.value.lower() for t in trials if _group(t) == group}))
             xs, ys = zip(*members)
-            ax.scatter(xs, ys, marker=marker, s=46 if marker != "X" else 70, color=colour, zorder=3,
-                       label=f"{label} ({len(members)})", edgecolors="white" if marker == "o" else None, linewidths=0.5,
-                       gid=f"scored:{group}")
+            ax.scatter(
+                xs,
+                ys,
+                marker=marker,
+                s=46 if marker != "X" else 70,
+                color=colour,
+                zorder=3,
+                label=f"{label} ({len(members)})",
+                edgecolors="white" if marker == "o" else None,
+                linewidths=0.5,
+                gid=f"scored:{group}",
+            )
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
     unscored = [t for t, s in zip(trials, scores) if s is None]
     if unscored:  # hollow markers on a grey band along the bottom, kept clear of the scored points by the margin
@@ -387,10 +421,28 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
             indices = [t.index for t in unscored if _group(t) == group]
             if indices:
                 _, marker, colour = _MARKS[group]
-                ax.scatter(indices, [0.035] * len(indices), marker=marker, s=46, facecolors="none", edgecolors=colour,
-                           transform=bottom, zorder=3, linewidths=1.3, gid=f"unscored:{group}")
-        ax.scatter([], [], marker="o", s=46, facecolors="none", edgecolors="#555555", linewidths=1.3,
-                   label=f"no score ({len(unscored)}), on the grey band")
+                ax.scatter(
+                    indices,
+                    [0.035] * len(indices),
+                    marker=marker,
+                    s=46,
+                    facecolors="none",
+                    edgecolors=colour,
+                    transform=bottom,
+                    zorder=3,
+                    linewidths=1.3,
+                    gid=f"unscored:{group}",
+                )
+        ax.scatter(
+            [],
+            [],
+            marker="o",
+            s=46,
+            facecolors="none",
+            edgecolors="#555555",
+            linewidths=1.3,
+            label=f"no score ({len(unscored)}), on the grey band",
+        )
     running = best_so_far(scores, maximize)
     steps = [(t.index, b) for t, b in zip(trials, running) if b is not None]
     if steps:
@@ -399,8 +451,17 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
         ax.step([*xs, last], [*ys, ys[-1]], where="post", color="#2ca02c", lw=1.8, zorder=2, label="best so far")
     best = view.best()
     if best is not None and finite_score(best) is not None:
-        ax.scatter([best.index], [best.score], marker="*", s=320, color="gold", edgecolors="black", linewidths=0.8,
-                   zorder=4, label=f"best: {best.name} ({_fmt(best.score)})")  # type: ignore[arg-type]
+        ax.scatter(
+            [best.index],
+            [best.score],
+            marker="*",
+            s=320,
+            color="gold",
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=4,
+            label=f"best: {best.name} ({_fmt(best.score)})",  # type: ignore[arg-type]
+        )
     present = [s for s in scores if s is not None]
     if metric_log(present, maximize):
         ax.set_yscale("log")
@@ -458,18 +519,45 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
                 stop_points.append((cut, values[cut - 1]))
             stopped += 1
             if cut < len(values):  # logged between the policy's decision and the end of the process: dotted, faint
-                ax.plot(xs[cut - 1:], values[cut - 1:], color=colour, lw=1.0, alpha=0.5, ls=":", zorder=1,
-                        gid=f"after_stop:{trial.name}")
+                ax.plot(
+                    xs[cut - 1 :],
+                    values[cut - 1 :],
+                    color=colour,
+                    lw=1.0,
+                    alpha=0.5,
+                    ls=":",
+                    zorder=1,
+                    gid=f"after_stop:{trial.name}",
+                )
         if trial.name == view.best_trial:
             best_line = (xs, values, colour)
         else:
             dashed = trial.status == "Failed"
-            ax.plot(xs[:cut], values[:cut], color=colour, lw=1.3, alpha=0.85, ls="--" if dashed else "-", zorder=2,
-                    marker="o" if markers else None, ms=2.5, gid=f"{'failed' if dashed else 'trial'}:{trial.name}")
+            ax.plot(
+                xs[:cut],
+                values[:cut],
+                color=colour,
+                lw=1.3,
+                alpha=0.85,
+                ls="--" if dashed else "-",
+                zorder=2,
+                marker="o" if markers else None,
+                ms=2.5,
+                gid=f"{'failed' if dashed else 'trial'}:{trial.name}",
+            )
     if best_line is not None:
         xs, values, colour = best_line
-        ax.plot(xs, values, color=colour, lw=3.0, zorder=4, path_effects=_best_effects(), marker="o" if markers else None,
-                ms=3.5, gid=f"best:{view.best_trial}")
+        ax.plot(
+            xs,
+            values,
+            color=colour,
+            lw=3.0,
+            zorder=4,
+            path_effects=_best_effects(),
+            marker="o" if markers else None,
+            ms=3.5,
+            gid=f"best:{view.best_trial}",
+        )
     failed = _count_lines(ax, "failed:")
     drawn = _count_lines(ax, "trial:") + failed + _count_lines(ax, "best:")
     if stop_points:
@@ -491,11 +579,20 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
     handles = []
     best = view.best()
     if best_line is not None and best is not None:
-        handles.append(Line2D([], [], color=best_line[2], lw=3, path_effects=_best_effects(),
-                              label=f"best: {best.name} ({_fmt(best.score)})"))  # type: ignore[arg-type]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=best_line[2],
+                lw=3,
+                path_effects=_best_effects(),
+                label=f"best: {best.name} ({_fmt(best.score)})",  # type: ignore[arg-type]
+            )
+        )
     if stopped:
-        handles.append(Line2D([], [], ls="none", marker="x", ms=8, mew=2.2, color="#d62728",
-                              label=f"stopped by the policy ({stopped})"))
+        handles.append(
+            Line2D([], [], ls="none", marker="x", ms=8, mew=2.2, color="#d62728", label=f"stopped by the policy ({stopped})")
+        )
     if failed:
         handles.append(Line2D([], [], ls="--", color="#555555", label=f"failed ({failed})"))
     after = _count_lines(ax, "after_stop:")
@@ -506,24 +603,34 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
     if any(s is not None for s in scores):
         _colour_bar(fig, ax, cmap, norm, extend, f"trial's {_metric_label(view)}")
     _save(fig, path)
-    return Chart("curves", path, title, drawn, {"lines": drawn, "stopped": stopped, "stop_markers": _count_points(ax, "stopped"),
-                                                "failed": failed})
+    return Chart(
+        "curves",
+        path,
+        title,
+        drawn,
+        {"lines": drawn, "stopped": stopped, "stop_markers": _count_points(ax, "stopped"), "failed": failed},
+    )
 
 
 def write_page(view: SweepView, charts: Sequence[Chart], path: Path) -> Path:
     """One HTML page holding the charts (embedded, so it opens offline and inside ``mlflow ui``) and linking the files."""
     best = view.best()
-    summary = (f"{view.status}, {len(view.trials)} trials, {view.goal} {view.primary_metric}; experiment "
-               f"{view.experiment_name!r}, MLflow parent run {view.parent_run_id}")
+    summary = (
+        f"{view.status}, {len(view.trials)} trials, {view.goal} {view.primary_metric}; experiment "
+        f"{view.experiment_name!r}, MLflow parent run {view.parent_run_id}"
+    )
     if best is not None:
         summary += f"; best trial {best.name} with {view.primary_metric} = {_fmt(best.score)}"  # type: ignore[arg-type]
     parts = [
-        "<!doctype html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>azsweep: {html.escape(view.name)}</title>",
         "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}"
         "figure{margin:2em 0}img{max-width:100%;height:auto;border:1px solid #ddd}"
         "pre{background:#f5f5f5;padding:.8em;overflow-x:auto}figcaption{color:#555;font-size:.9em}</style>",
-        "</head><body>", f"<h1>{html.escape(view.name)}</h1>", f"<p>{html.escape(summary)}</p>",
+        "</head><body>",
+        f"<h1>{html.escape(view.name)}</h1>",
+        f"<p>{html.escape(summary)}</p>",
     ]
     extras = extras_lines(view)
     if extras:
@@ -531,8 +638,10 @@ def write_page(view: SweepView, charts: Sequence[Chart], path: Path) -> Path:
     for chart in charts:
         data = base64.b64encode(chart.path.read_bytes()).decode("ascii")
         name = html.escape(chart.path.name)
-        parts.append(f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{html.escape(chart.title)}\">"
-                     f"<figcaption>{html.escape(chart.title)} — <a href=\"{name}\">{name}</a></figcaption></figure>")
+        parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(chart.title)}">'
+            f'<figcaption>{html.escape(chart.title)} — <a href="{name}">{name}</a></figcaption></figure>'
+        )
     parts.append("</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -550,6 +659,19 @@ def render_report(view: SweepView, curves: Mapping[str, Sequence[float]], out: P
     return charts, write_page(view, charts, out / PAGE)
 
 
-__all__ = ["Axis", "Chart", "best_so_far", "category_axis", "log_spread", "looks_log_distributed", "metric_log", "numeric_axis",
-           "parameter_axes", "plot_curves", "plot_metric_by_trial", "plot_parallel_coordinates", "render_report",
-           "write_page"]
+__all__ = [
+    "Axis",
+    "Chart",
+    "best_so_far",
+    "category_axis",
+    "log_spread",
+    "looks_log_distributed",
+    "metric_log",
+    "numeric_axis",
+    "parameter_axes",
+    "plot_curves",
+    "plot_metric_by_trial",
+    "plot_parallel_coordinates",
+    "render_report",
+    "write_page",
+]

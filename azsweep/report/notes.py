@@ -136,7 +136,7 @@ def _categorical_note(values: list[str], scores: list[float], maximize: bool) ->
 
 def _label(value: str, width: int = 30) -> str:
     text = short(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def extras_lines(view: SweepView) -> list[str]:
@@ -159,8 +159,18 @@ def extras_lines(view: SweepView) -> list[str]:
 
 
 _TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
-_SWEEP_FIELDS = ("name", "status", "experiment_name", "primary_metric", "goal", "parent_run_id", "tracking_uri",
-                 "best_trial", "best_score", "message")
+_SWEEP_FIELDS = (
+    "name",
+    "status",
+    "experiment_name",
+    "primary_metric",
+    "goal",
+    "parent_run_id",
+    "tracking_uri",
+    "best_trial",
+    "best_score",
+    "message",
+)
 
 
 def view_json(view: SweepView) -> dict[str, Any]:

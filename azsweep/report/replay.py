@@ -16,8 +16,7 @@ def policy_from(policy: Any, path: str = "early_termination") -> Policy:
     policy object (``BanditPolicy(slack_factor=0.1)``). Raises ``DefinitionError`` naming the field."""
     checked, problems = check_policy(policy_wire(policy, path))
     if checked is None or has_errors(problems):
-        raise DefinitionError([Problem(p.severity, p.path.replace("early_termination", path, 1), p.message)
-                               for p in problems])
+        raise DefinitionError([Problem(p.severity, p.path.replace("early_termination", path, 1), p.message) for p in problems])
     return checked
 
 
@@ -41,8 +40,11 @@ def recorded_trials(name: str, tracker: Any = None) -> tuple[list[RecordedTrial]
     trials = []
     for t in view.trials:
         history = tracker.metric_history(t.run_id, view.primary_metric)
-        trials.append(RecordedTrial(name=t.name, index=t.index, values=tuple(v for v, _ in history),
-                                    timestamps=tuple(ts for _, ts in history)))
+        trials.append(
+            RecordedTrial(
+                name=t.name, index=t.index, values=tuple(v for v, _ in history), timestamps=tuple(ts for _, ts in history)
+            )
+        )
     return trials, view.primary_metric, view.goal
 
 

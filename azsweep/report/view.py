@@ -16,8 +16,18 @@ from azsweep.runner.tracking import Tracker
 from azsweep.spec import best_value, ranked
 
 _TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
-_SWEEP_FIELDS = ("name", "status", "experiment_name", "primary_metric", "goal", "parent_run_id", "tracking_uri",
-                 "best_trial", "best_score", "message")
+_SWEEP_FIELDS = (
+    "name",
+    "status",
+    "experiment_name",
+    "primary_metric",
+    "goal",
+    "parent_run_id",
+    "tracking_uri",
+    "best_trial",
+    "best_score",
+    "message",
+)
 
 
 @dataclass

@@ -16,6 +16,16 @@ from azsweep.runner.record import JobStatus, RecordedDefinition, SweepRecord, Tr
 from azsweep.runner.tracking import Tracker
 
 __all__ = [
-    "JobStatus", "PreparedSweep", "RecordedDefinition", "Settings", "SweepFolder", "SweepRecord", "Tracker", "Trial",
-    "launch_background", "prepare", "prepare_recorded", "run_prepared",
+    "JobStatus",
+    "PreparedSweep",
+    "RecordedDefinition",
+    "Settings",
+    "SweepFolder",
+    "SweepRecord",
+    "Tracker",
+    "Trial",
+    "launch_background",
+    "prepare",
+    "prepare_recorded",
+    "run_prepared",
 ]

@@ -24,8 +24,9 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def render_command(template: str, params: Mapping[str, Any], inputs: Mapping[str, str | None],
-                   outputs: Mapping[str, str | Path]) -> str:
+def render_command(
+    template: str, params: Mapping[str, Any], inputs: Mapping[str, str | None], outputs: Mapping[str, str | Path]
+) -> str:
     """``trial.command`` with ``${{search_space.x}}``, ``${{inputs.x}}`` and ``${{outputs.x}}`` substituted.
 
     The one renderer: trials run what it returns, and ``show`` prints the best trial's command with it.

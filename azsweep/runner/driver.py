@@ -25,9 +25,21 @@ def main(root: str) -> int:
         record, _ = run_prepared(prepare_recorded(folder), signals=SIGNALS)
     except Exception as exc:  # leave a record the caller can read instead of a silent death
         if not folder.record.exists():
-            SweepRecord(name=folder.name, status=JobStatus.FAILED, experiment_name="", experiment_id="", parent_run_id="",
-                        tracking_uri="", primary_metric="", goal="", algorithm="", seed=None, max_total_trials=0,
-                        max_concurrent_trials=0, message=f"{type(exc).__name__}: {exc}").save(folder)
+            SweepRecord(
+                name=folder.name,
+                status=JobStatus.FAILED,
+                experiment_name="",
+                experiment_id="",
+                parent_run_id="",
+                tracking_uri="",
+                primary_metric="",
+                goal="",
+                algorithm="",
+                seed=None,
+                max_total_trials=0,
+                max_concurrent_trials=0,
+                message=f"{type(exc).__name__}: {exc}",
+            ).save(folder)
         raise
     return 0 if record.status == JobStatus.COMPLETED else 1
 

@@ -37,8 +37,7 @@ def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path) -
     for name in overrides:
         if name not in spec.inputs:
             known = ", ".join(spec.inputs) or "none"
-            raise ArgumentError(f"{{arg}}: the job has no input named {name!r} (inputs: {known})", argument="inputs",
-                                key=name)
+            raise ArgumentError(f"{{arg}}: the job has no input named {name!r} (inputs: {known})", argument="inputs", key=name)
     for name, item in spec.inputs.items():
         if name in overrides:
             value = overrides[name]
@@ -55,15 +54,19 @@ def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path) -
         if uri.startswith(("http://", "https://")):
             values[name] = str(_fetch(name, uri, cache))
             continue
-        local = uri[len("file://"):] if uri.startswith("file://") else uri
+        local = uri[len("file://") :] if uri.startswith("file://") else uri
         if not uri or uri.startswith(_AZURE_SCHEMES) or "://" in local:
-            raise ArgumentError(f"inputs.{name}: {uri!r} is an Azure location that cannot be read offline; "
-                                "pass a local copy with {give}", argument="inputs", key=name)
+            raise ArgumentError(
+                f"inputs.{name}: {uri!r} is an Azure location that cannot be read offline; pass a local copy with {{give}}",
+                argument="inputs",
+                key=name,
+            )
         path = Path(local)
         path = path if path.is_absolute() else spec.base_dir / path
         if not path.exists():
-            raise ArgumentError(f"inputs.{name}: local path {str(path)!r} does not exist; pass one with {{give}}",
-                                argument="inputs", key=name)
+            raise ArgumentError(
+                f"inputs.{name}: local path {str(path)!r} does not exist; pass one with {{give}}", argument="inputs", key=name
+            )
         values[name] = str(path.resolve())
     return ResolvedInputs(values, literals)
 
@@ -77,6 +80,7 @@ def _fetch(name: str, uri: str, cache: Path) -> Path:
         with urllib.request.urlopen(uri, timeout=15) as response:  # noqa: S310 - the user's own URL
             target.write_bytes(response.read())
     except Exception as exc:
-        raise ArgumentError(f"inputs.{name}: cannot download {uri} ({exc}); pass a local copy with {{give}}",
-                            argument="inputs", key=name) from None
+        raise ArgumentError(
+            f"inputs.{name}: cannot download {uri} ({exc}); pass a local copy with {{give}}", argument="inputs", key=name
+        ) from None
     return target

@@ -39,8 +39,14 @@ class Cancel:
 INTERRUPT = Cancel("terminated (SIGTERM)", resumable=True)  # ``azsweep run``: SIGTERM interrupts, --resume continues
 
 
-def run_prepared(prepared: PreparedSweep, *, on_event: EventHandler | None = None, tracker: TrackingStore | None = None,
-                 launcher: Launcher | None = None, signals: dict[int, Cancel] | None = None) -> tuple[SweepRecord, SweepRunner]:
+def run_prepared(
+    prepared: PreparedSweep,
+    *,
+    on_event: EventHandler | None = None,
+    tracker: TrackingStore | None = None,
+    launcher: Launcher | None = None,
+    signals: dict[int, Cancel] | None = None,
+) -> tuple[SweepRecord, SweepRunner]:
     """Run ``prepared`` to its end: start it (or continue it, when ``prepared.resume``), loop, record.
 
     ``signals`` maps signal numbers to what they do while the sweep runs (default: SIGTERM interrupts).
@@ -55,8 +61,9 @@ def run_prepared(prepared: PreparedSweep, *, on_event: EventHandler | None = Non
     state = recover(prepared.spec, prepared.folder, tracker=store, launcher=launcher) if prepared.resume else None
     if state is None:
         state = start(prepared.spec, prepared.folder, store)
-    runner = SweepRunner(prepared.spec, state, folder=prepared.folder, inputs=prepared.inputs, tracker=store,
-                         launcher=launcher, on_event=on_event)
+    runner = SweepRunner(
+        prepared.spec, state, folder=prepared.folder, inputs=prepared.inputs, tracker=store, launcher=launcher, on_event=on_event
+    )
     with _signals_cancel(runner, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
         record = runner.run()
     return record, runner
@@ -67,8 +74,11 @@ def start(spec: SweepSpec, folder: SweepFolder, tracker: TrackingStore) -> Sweep
     folder.root.mkdir(parents=True, exist_ok=True)
     experiment_name = spec.experiment_name or spec.base_dir.name or "Default"
     experiment_id = tracker.experiment_id(experiment_name)
-    run_tags = {tags.PRIMARY_METRIC_TAG: spec.objective.primary_metric, tags.GOAL_TAG: spec.objective.goal,
-                tags.FOLDER_TAG: str(folder.root)}
+    run_tags = {
+        tags.PRIMARY_METRIC_TAG: spec.objective.primary_metric,
+        tags.GOAL_TAG: spec.objective.goal,
+        tags.FOLDER_TAG: str(folder.root),
+    }
     if spec.display_name:
         run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
     run_tags.update({k: str(v) for k, v in spec.tags.items()})
@@ -76,21 +86,41 @@ def start(spec: SweepSpec, folder: SweepFolder, tracker: TrackingStore) -> Sweep
     seed = sweep_sampler(spec, spec.algorithm.seed).seed  # a fresh seed when the definition has none, recorded
     grid = spec.algorithm.kind == "grid"
     limits = spec.limits
-    tracker.log_params(parent, {
-        "sampling_algorithm": spec.algorithm.kind, "seed": "" if grid else seed,
-        "primary_metric": spec.objective.primary_metric, "goal": spec.objective.goal,
-        "max_total_trials": limits.max_total_trials, "max_concurrent_trials": limits.max_concurrent_trials,
-    })
+    tracker.log_params(
+        parent,
+        {
+            "sampling_algorithm": spec.algorithm.kind,
+            "seed": "" if grid else seed,
+            "primary_metric": spec.objective.primary_metric,
+            "goal": spec.objective.goal,
+            "max_total_trials": limits.max_total_trials,
+            "max_concurrent_trials": limits.max_concurrent_trials,
+        },
+    )
     record = SweepRecord(
-        name=folder.name, status=JobStatus.RUNNING, experiment_name=experiment_name, experiment_id=experiment_id,
-        parent_run_id=parent, tracking_uri=tracker.uri, primary_metric=spec.objective.primary_metric,
-        goal=spec.objective.goal, algorithm=spec.algorithm.kind, seed=None if grid else seed,
-        max_total_trials=limits.max_total_trials, max_concurrent_trials=limits.max_concurrent_trials,
+        name=folder.name,
+        status=JobStatus.RUNNING,
+        experiment_name=experiment_name,
+        experiment_id=experiment_id,
+        parent_run_id=parent,
+        tracking_uri=tracker.uri,
+        primary_metric=spec.objective.primary_metric,
+        goal=spec.objective.goal,
+        algorithm=spec.algorithm.kind,
+        seed=None if grid else seed,
+        max_total_trials=limits.max_total_trials,
+        max_concurrent_trials=limits.max_concurrent_trials,
     )
     snapshot(code_dir(spec), folder.snapshot)
-    Journal(folder.journal).append("sweep_started", parent_run_id=parent, experiment_id=experiment_id,
-                                   experiment_name=experiment_name, seed=seed, driver_pid=os.getpid(),
-                                   driver_start=process_start_time(os.getpid()))
+    Journal(folder.journal).append(
+        "sweep_started",
+        parent_run_id=parent,
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        seed=seed,
+        driver_pid=os.getpid(),
+        driver_start=process_start_time(os.getpid()),
+    )
     record.save(folder)
     return SweepState(record=record, seed=seed)
 
@@ -100,7 +130,7 @@ def code_dir(spec: SweepSpec) -> Path | None:
     code = spec.trial.code
     if not code:
         return None
-    path = Path(code[len("file://"):] if code.startswith("file://") else code)
+    path = Path(code[len("file://") :] if code.startswith("file://") else code)
     return path if path.is_absolute() else spec.base_dir / path
 
 
@@ -110,8 +140,10 @@ def _signals_cancel(runner: SweepRunner, signals: dict[int, Cancel]) -> Iterator
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, lambda *_, c=cancel: runner.cancel(c.reason, resumable=c.resumable))
-                for sig, cancel in signals.items()}
+    previous = {
+        sig: signal.signal(sig, lambda *_, c=cancel: runner.cancel(c.reason, resumable=c.resumable))
+        for sig, cancel in signals.items()
+    }
     try:
         yield
     finally:

@@ -79,8 +79,9 @@ class TrackingStore(Protocol):
     def experiment_id(self, name: str) -> str: ...
     def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str: ...
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None: ...
-    def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
-                    params: Mapping[str, Any], attempt: int = 1) -> str: ...
+    def start_child(
+        self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
+    ) -> str: ...
     def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None: ...
     def set_running(self, run_id: str) -> None: ...
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
@@ -118,9 +119,18 @@ def sweep_sampler(spec: SweepSpec, seed: int | None) -> Sampler:
 class SweepRunner:
     """Runs one sweep to the end. ``on_event`` receives progress events (for displays)."""
 
-    def __init__(self, spec: SweepSpec, state: SweepState, *, folder: SweepFolder, inputs: ResolvedInputs,
-                 tracker: TrackingStore, launcher: Launcher, on_event: EventHandler | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        state: SweepState,
+        *,
+        folder: SweepFolder,
+        inputs: ResolvedInputs,
+        tracker: TrackingStore,
+        launcher: Launcher,
+        on_event: EventHandler | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.spec = spec
         self.record = state.record
         self.folder = folder
@@ -226,8 +236,9 @@ class SweepRunner:
     def _start_trial(self, index: int, params: dict[str, Any], attempt: int = 1) -> None:
         name = f"{self.name}_{index}"
         self.journal.append("trial_proposed", index=index, params=params, attempt=attempt)
-        run_id = self.tracker.start_child(self.record.experiment_id, self.record.parent_run_id, self.name, index, params,
-                                          attempt=attempt)
+        run_id = self.tracker.start_child(
+            self.record.experiment_id, self.record.parent_run_id, self.name, index, params, attempt=attempt
+        )
         self.journal.append("trial_run", index=index, run_id=run_id)
         folder = self.folder.trial(name)
         if attempt > 1 and folder.code.exists():
@@ -243,16 +254,29 @@ class SweepRunner:
         # the Python that runs azsweep comes first on the trial's PATH, so ``python`` is the one the run note names
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         env.update(trial_environment(self.spec, params, self.inputs.literals))
-        env.update({
-            "MLFLOW_TRACKING_URI": self.tracker.uri, "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
-            "MLFLOW_RUN_ID": run_id, "AZUREML_RUN_ID": name, "AZSWEEP_SWEEP_NAME": self.name,
-            "AZSWEEP_HOME": str(self.folder.home),
-            "AZSWEEP_TRIAL_INDEX": str(index), "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "MLFLOW_TRACKING_URI": self.tracker.uri,
+                "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
+                "MLFLOW_RUN_ID": run_id,
+                "AZUREML_RUN_ID": name,
+                "AZSWEEP_SWEEP_NAME": self.name,
+                "AZSWEEP_HOME": str(self.folder.home),
+                "AZSWEEP_TRIAL_INDEX": str(index),
+                "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.pop("MLFLOW_EXPERIMENT_NAME", None)
-        trial = Trial(index=index, name=name, params=params, run_id=run_id, workdir=str(folder.root), attempt=attempt,
-                      started=self.clock.time())
+        trial = Trial(
+            index=index,
+            name=name,
+            params=params,
+            run_id=run_id,
+            workdir=str(folder.root),
+            attempt=attempt,
+            started=self.clock.time(),
+        )
         folder.command.write_text(command + "\n")
         if index < len(self.record.trials):
             self.record.trials[index] = trial
@@ -294,8 +318,9 @@ class SweepRunner:
         for index in list(self.processes):
             self._stop_trial(index, reason)
 
-    def _record_end(self, index: int, status: JobStatus, code: int | None, reason: str,
-                    extra_tags: Mapping[str, str] | None = None) -> None:
+    def _record_end(
+        self, index: int, status: JobStatus, code: int | None, reason: str, extra_tags: Mapping[str, str] | None = None
+    ) -> None:
         trial = self.record.trials[index]
         trial.status, trial.exit_code, trial.reason, trial.ended = status, code, reason, self.clock.time()
         self._update_score(trial)
@@ -304,15 +329,25 @@ class SweepRunner:
             run_tags[tags.REASON_TAG] = reason
         if trial.score is None:
             logged = self.tracker.metric_names(trial.run_id)
-            note = (f"no value of the primary metric {self.objective.primary_metric!r} was logged "
-                    f"(logged: {', '.join(logged) or 'nothing'})")
+            note = (
+                f"no value of the primary metric {self.objective.primary_metric!r} was logged "
+                f"(logged: {', '.join(logged) or 'nothing'})"
+            )
             run_tags[tags.NOTE_TAG] = note
             trial.reason = f"{reason}; {note}" if reason else note
         self.tracker.finish(trial.run_id, status, run_tags)
-        self.journal.append("trial_ended", index=index, status=status.value, exit_code=code, score=trial.score,
-                            intervals=trial.intervals, reason=trial.reason, stopped_by=trial.stopped_by,
-                            stopped_at=trial.stopped_at,
-                            interrupted=status == JobStatus.CANCELED and self.resumable and reason == self.cancel_reason)
+        self.journal.append(
+            "trial_ended",
+            index=index,
+            status=status.value,
+            exit_code=code,
+            score=trial.score,
+            intervals=trial.intervals,
+            reason=trial.reason,
+            stopped_by=trial.stopped_by,
+            stopped_at=trial.stopped_at,
+            interrupted=status == JobStatus.CANCELED and self.resumable and reason == self.cancel_reason,
+        )
         self._update_best()
         self.record.save(self.folder)
         self.on_event("trial_ended", self.record, trial)
@@ -322,7 +357,7 @@ class SweepRunner:
         trial.intervals = len(values)
         trial.score = best_value(values, self.objective.maximize)  # values logged after a stop still count
         # the policy sees a stopped trial's curve as it was when it was stopped
-        self.curves[trial.index] = values[:trial.stopped_at] if trial.stopped_at else values
+        self.curves[trial.index] = values[: trial.stopped_at] if trial.stopped_at else values
 
     def _poll_metrics(self) -> None:
         changed = False
@@ -349,8 +384,10 @@ class SweepRunner:
                 waited = self.clock.time() - trial.started
                 if waited >= POLICY_WAIT_NOTE_SECONDS and index not in self.judged:
                     self.judged[index] = 0
-                    note = (f"{trial.name}: early_termination ({self.policy.title}) cannot be applied yet: "
-                            f"no value of the primary metric {metric!r} logged after {waited:.0f} s")
+                    note = (
+                        f"{trial.name}: early_termination ({self.policy.title}) cannot be applied yet: "
+                        f"no value of the primary metric {metric!r} logged after {waited:.0f} s"
+                    )
                     self.record.notes.append(note)
                     self.on_event("note", self.record, trial)
                 continue
@@ -363,8 +400,11 @@ class SweepRunner:
                 if reason:
                     trial.stopped_by, trial.stopped_at = self.policy.title, k
                     self.curves[index] = curve[:k]
-                    self._stop_trial(index, f"{STOPPED_BY_POLICY}{reason}", {
-                        tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)})
+                    self._stop_trial(
+                        index,
+                        f"{STOPPED_BY_POLICY}{reason}",
+                        {tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)},
+                    )
                     break
 
     def _update_best(self) -> None:
@@ -376,16 +416,16 @@ class SweepRunner:
         if self.record.best_trial is None:
             metric = self.objective.primary_metric
             logged = sorted({name for t in self.record.trials if t.run_id for name in self.tracker.metric_names(t.run_id)})
-            return JobStatus.FAILED, (f"no trial logged the primary metric {metric!r}; the trials logged: "
-                                      f"{', '.join(logged) or 'no metrics at all'}")
+            return JobStatus.FAILED, (
+                f"no trial logged the primary metric {metric!r}; the trials logged: {', '.join(logged) or 'no metrics at all'}"
+            )
         return JobStatus.COMPLETED, ""
 
     def _finish(self, status: JobStatus, message: str) -> None:
         record = self.record
         record.status, record.message, record.ended = status, message, self.clock.time()
         best = record.best()
-        self.tracker.log_best(record.parent_run_id, best.run_id if best else None, record.best_score,
-                              record.primary_metric)
+        self.tracker.log_best(record.parent_run_id, best.run_id if best else None, record.best_score, record.primary_metric)
         run_tags = {tags.STATUS_TAG: status.value}
         if message:
             run_tags[tags.MESSAGE_TAG] = message

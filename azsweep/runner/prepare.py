@@ -29,8 +29,7 @@ _NOUNS = ("ant", "bee", "crane", "dolphin", "falcon", "heron", "lynx", "otter", 
 def new_name() -> str:
     """An Azure-style job name, e.g. ``keen_otter_3k9x2m7q``."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return (f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_"
-            f"{''.join(secrets.choice(alphabet) for _ in range(8))}")
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{''.join(secrets.choice(alphabet) for _ in range(8))}"
 
 
 @dataclass
@@ -70,9 +69,17 @@ class PreparedSweep:
             self.definition.write(self.folder)
 
 
-def prepare(definition: Any, *, settings: Settings | None = None, name: str | None = None,
-            max_total_trials: int | None = None, max_concurrent_trials: int | None = None,
-            inputs: Mapping[str, str] | None = None, resume: bool = False, smoke: bool = False) -> PreparedSweep:
+def prepare(
+    definition: Any,
+    *,
+    settings: Settings | None = None,
+    name: str | None = None,
+    max_total_trials: int | None = None,
+    max_concurrent_trials: int | None = None,
+    inputs: Mapping[str, str] | None = None,
+    resume: bool = False,
+    smoke: bool = False,
+) -> PreparedSweep:
     """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
 
     With ``resume`` and an existing sweep of that name, the recorded effective definition is used,
@@ -97,44 +104,64 @@ def prepare(definition: Any, *, settings: Settings | None = None, name: str | No
             max_total_trials = check_max_total_trials(max_total_trials, "max_total_trials", integer_only=True)
         except InvalidValue as exc:
             raise ArgumentError("{arg}: " + exc.message, argument="max_total_trials") from None
-        limits = replace(limits, max_total_trials=max_total_trials,
-                         max_concurrent_trials=min(limits.max_concurrent_trials, max_total_trials))
+        limits = replace(
+            limits, max_total_trials=max_total_trials, max_concurrent_trials=min(limits.max_concurrent_trials, max_total_trials)
+        )
     if max_concurrent_trials is not None:
         if isinstance(max_concurrent_trials, bool) or not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1:
-            raise ArgumentError(f"{{arg}}: must be an integer >= 1 (got {max_concurrent_trials!r})",
-                                argument="max_concurrent_trials")
+            raise ArgumentError(
+                f"{{arg}}: must be an integer >= 1 (got {max_concurrent_trials!r})", argument="max_concurrent_trials"
+            )
         limits = replace(limits, max_concurrent_trials=max_concurrent_trials)
     else:
         cpus = os.cpu_count() or 1
         if limits.max_concurrent_trials > cpus:
-            notes.append(f"note: running {cpus} trials at once (this machine's CPU count) instead of "
-                         f"max_concurrent_trials={limits.max_concurrent_trials}; raise it with the local "
-                         "max_concurrent_trials override (azsweep run --max-concurrent-trials)")
+            notes.append(
+                f"note: running {cpus} trials at once (this machine's CPU count) instead of "
+                f"max_concurrent_trials={limits.max_concurrent_trials}; raise it with the local "
+                "max_concurrent_trials override (azsweep run --max-concurrent-trials)"
+            )
             limits = replace(limits, max_concurrent_trials=cpus)
     spec = replace(spec, limits=limits)
-    overrides: dict[str, Any] = {k: v for k, v in (("max_total_trials", max_total_trials),
-                                                   ("max_concurrent_trials", max_concurrent_trials)) if v is not None}
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in (("max_total_trials", max_total_trials), ("max_concurrent_trials", max_concurrent_trials))
+        if v is not None
+    }
     if smoke:
         policy = spec.policy
         spec = replace(spec, limits=smoke_run.smoke_limits(spec.limits), policy=None)  # each trial runs its command
         overrides.update(smoke=True, trial_timeout=spec.limits.trial_timeout, timeout=spec.limits.timeout)
         notes.append(smoke_run.smoke_note(spec, policy))
     if spec.trial.environment:
-        notes.append(f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
-                     f"environment ({sys.executable})")
+        notes.append(
+            f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
+            f"environment ({sys.executable})"
+        )
     name = name or spec.name or new_name()
     folder = settings.folder(name)
     if folder.exists():
-        raise ArgumentError(f"a local sweep named {name!r} already exists in {folder.root.parent}; continue it with "
-                            "{give} or choose another {arg}", argument="name", give="resume=True")
+        raise ArgumentError(
+            f"a local sweep named {name!r} already exists in {folder.root.parent}; continue it with "
+            "{give} or choose another {arg}",
+            argument="name",
+            give="resume=True",
+        )
     input_overrides = absolute_overrides(inputs)
     resolved = resolve_inputs(spec, input_overrides, folder.inputs)  # input errors surface here, before anything starts
     if input_overrides:
         overrides["inputs"] = dict(input_overrides)
     recorded = RecordedDefinition(
-        name=name, props=d.props, effective=effective_props(d.props, spec), base_dir=str(spec.base_dir),
-        source_path=str(d.path.resolve()) if d.path else None, overrides=overrides, input_overrides=input_overrides,
-        input_values=dict(resolved.values), tracking_uri=settings.tracking_uri, home=str(settings.home),
+        name=name,
+        props=d.props,
+        effective=effective_props(d.props, spec),
+        base_dir=str(spec.base_dir),
+        source_path=str(d.path.resolve()) if d.path else None,
+        overrides=overrides,
+        input_overrides=input_overrides,
+        input_values=dict(resolved.values),
+        tracking_uri=settings.tracking_uri,
+        home=str(settings.home),
     )
     return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
 
@@ -145,8 +172,9 @@ def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: S
 
     recorded = RecordedDefinition.load(folder)
     if recorded is None:
-        raise ArgumentError(f"{{arg}}: no local sweep named {folder.name!r} with a recorded definition in "
-                            f"{folder.root.parent}", argument="name")
+        raise ArgumentError(
+            f"{{arg}}: no local sweep named {folder.name!r} with a recorded definition in {folder.root.parent}", argument="name"
+        )
     settings = settings or Settings(home=folder.home, tracking_uri=recorded.tracking_uri)
     spec = recorded.spec()
     notes: list[str] = []
@@ -154,10 +182,13 @@ def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: S
         try:
             _, d = load_spec(definition)
             if d.props is not None and d.props != recorded.props:
-                notes.append(f"note: {d.source} differs from the definition sweep {folder.name!r} started with; "
-                             "resuming the recorded definition")
+                notes.append(
+                    f"note: {d.source} differs from the definition sweep {folder.name!r} started with; "
+                    "resuming the recorded definition"
+                )
         except Exception:  # the recorded definition is what counts
             pass
     resolved = resolve_inputs(spec, recorded.input_overrides, folder.inputs)
-    return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes,
-                         resume=True)
+    return PreparedSweep(
+        settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes, resume=True
+    )

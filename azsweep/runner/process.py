@@ -89,8 +89,13 @@ class TrialProcess:
         self.log_path = log_path
         with open(log_path, "ab", buffering=0) as log:
             self.popen = subprocess.Popen(
-                ["bash", "-c", command], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                ["bash", "-c", command],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid = self.popen.pid
         self.kill_sent_at: float | None = None
@@ -163,4 +168,3 @@ class ProcessLauncher:
             process.terminate()
         for process in leftovers:
             process.stop(KILL_GRACE_SECONDS)
-

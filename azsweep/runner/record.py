@@ -58,10 +58,21 @@ class JobStatus(str, Enum):
         return _FROM_MLFLOW.get(status, cls.FAILED)
 
 
-_TO_MLFLOW = {JobStatus.QUEUED: "SCHEDULED", JobStatus.RUNNING: "RUNNING", JobStatus.COMPLETED: "FINISHED",
-              JobStatus.FAILED: "FAILED", JobStatus.CANCELED: "KILLED", JobStatus.INTERRUPTED: "KILLED"}
-_FROM_MLFLOW = {"SCHEDULED": JobStatus.QUEUED, "RUNNING": JobStatus.RUNNING, "FINISHED": JobStatus.COMPLETED,
-                "FAILED": JobStatus.FAILED, "KILLED": JobStatus.CANCELED}
+_TO_MLFLOW = {
+    JobStatus.QUEUED: "SCHEDULED",
+    JobStatus.RUNNING: "RUNNING",
+    JobStatus.COMPLETED: "FINISHED",
+    JobStatus.FAILED: "FAILED",
+    JobStatus.CANCELED: "KILLED",
+    JobStatus.INTERRUPTED: "KILLED",
+}
+_FROM_MLFLOW = {
+    "SCHEDULED": JobStatus.QUEUED,
+    "RUNNING": JobStatus.RUNNING,
+    "FINISHED": JobStatus.COMPLETED,
+    "FAILED": JobStatus.FAILED,
+    "KILLED": JobStatus.CANCELED,
+}
 STOPPED_BY_POLICY = "stopped by the early-termination policy: "  # how a policy stop's reason starts
 
 
@@ -245,9 +256,18 @@ def effective_props(props: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
     """``props`` with the spec's limits and policy: the REST form of what runs after local overrides."""
     out = json.loads(json.dumps(props))
     limits = spec.limits
-    out["limits"] = {**(out.get("limits") or {}), **section_to_rest("limits", {
-        "max_total_trials": limits.max_total_trials, "max_concurrent_trials": limits.max_concurrent_trials,
-        "timeout": format_duration(limits.timeout), "trial_timeout": format_duration(limits.trial_timeout)})}
+    out["limits"] = {
+        **(out.get("limits") or {}),
+        **section_to_rest(
+            "limits",
+            {
+                "max_total_trials": limits.max_total_trials,
+                "max_concurrent_trials": limits.max_concurrent_trials,
+                "timeout": format_duration(limits.timeout),
+                "trial_timeout": format_duration(limits.trial_timeout),
+            },
+        ),
+    }
     if spec.policy is None:
         out[rest_name("early_termination")] = None
     return out

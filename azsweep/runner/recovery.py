@@ -34,19 +34,31 @@ def recover(spec: SweepSpec, folder: SweepFolder, *, tracker: TrackingStore, lau
     if started is None:
         return None
     for e in events:
-        if e["event"] in ("sweep_started", "resumed") and e.get("driver_pid") != os.getpid() \
-                and same_process_alive(e.get("driver_pid"), e.get("driver_start")):
-            raise AzsweepError(f"sweep {folder.name!r} is still running (driver pid {e['driver_pid']}); "
-                               "cancel it first or wait for it")
+        if (
+            e["event"] in ("sweep_started", "resumed")
+            and e.get("driver_pid") != os.getpid()
+            and same_process_alive(e.get("driver_pid"), e.get("driver_start"))
+        ):
+            raise AzsweepError(
+                f"sweep {folder.name!r} is still running (driver pid {e['driver_pid']}); cancel it first or wait for it"
+            )
     seed = int(started["seed"])
     old = SweepRecord.load(folder)
     record = SweepRecord(
-        name=folder.name, status=JobStatus.RUNNING, experiment_name=started["experiment_name"],
-        experiment_id=started["experiment_id"], parent_run_id=started["parent_run_id"], tracking_uri=tracker.uri,
-        primary_metric=spec.objective.primary_metric, goal=spec.objective.goal, algorithm=spec.algorithm.kind,
-        seed=None if spec.algorithm.kind == "grid" else seed, max_total_trials=spec.limits.max_total_trials,
+        name=folder.name,
+        status=JobStatus.RUNNING,
+        experiment_name=started["experiment_name"],
+        experiment_id=started["experiment_id"],
+        parent_run_id=started["parent_run_id"],
+        tracking_uri=tracker.uri,
+        primary_metric=spec.objective.primary_metric,
+        goal=spec.objective.goal,
+        algorithm=spec.algorithm.kind,
+        seed=None if spec.algorithm.kind == "grid" else seed,
+        max_total_trials=spec.limits.max_total_trials,
         max_concurrent_trials=spec.limits.max_concurrent_trials,
-        started=old.started if old else float(started["time"]), notes=list(old.notes) if old else [],
+        started=old.started if old else float(started["time"]),
+        notes=list(old.notes) if old else [],
         interrupted=list(old.interrupted) if old else [],
     )
     state = SweepState(record=record, seed=seed, elapsed_before=elapsed(events))
@@ -59,8 +71,7 @@ def recover(spec: SweepSpec, folder: SweepFolder, *, tracker: TrackingStore, lau
     if best is not None:
         record.best_trial, record.best_score = best.name, best.score
     tracker.set_running(record.parent_run_id)
-    journal.append("resumed", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()),
-                   requeued=state.requeued)
+    journal.append("resumed", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()), requeued=state.requeued)
     return state
 
 
@@ -87,8 +98,14 @@ class _Recovery:
 
     def adopt(self, index: int, t: Mapping[str, Any], folder: SweepFolder) -> None:
         name = f"{folder.name}_{index}"
-        trial = Trial(index=index, name=name, params=t["params"], run_id=t.get("run_id", ""),
-                      attempt=t.get("attempt", 1), workdir=str(folder.trial(name).root))
+        trial = Trial(
+            index=index,
+            name=name,
+            params=t["params"],
+            run_id=t.get("run_id", ""),
+            attempt=t.get("attempt", 1),
+            workdir=str(folder.trial(name).root),
+        )
         self.state.record.trials.append(trial)
         if t.get("ended") and not t.get("interrupted"):
             self._keep_end(trial, t)
@@ -97,8 +114,11 @@ class _Recovery:
             self._requeue(trial)
         elif not (trial.run_id and self._end_from_store(trial)):
             if trial.run_id:
-                self.tracker.finish(trial.run_id, JobStatus.INTERRUPTED, {
-                    tags.STATUS_TAG: JobStatus.INTERRUPTED.value, tags.REASON_TAG: INTERRUPTED_REASON})
+                self.tracker.finish(
+                    trial.run_id,
+                    JobStatus.INTERRUPTED,
+                    {tags.STATUS_TAG: JobStatus.INTERRUPTED.value, tags.REASON_TAG: INTERRUPTED_REASON},
+                )
             self._requeue(trial)
 
     def _requeue(self, trial: Trial) -> None:
@@ -116,24 +136,31 @@ class _Recovery:
 
     def _load_curve(self, trial: Trial) -> list[float]:
         values = self.tracker.metric_values(trial.run_id, self.metric)
-        self.state.curves[trial.index] = values[:trial.stopped_at] if trial.stopped_at else values
+        self.state.curves[trial.index] = values[: trial.stopped_at] if trial.stopped_at else values
         return values
 
     def _end_from_store(self, trial: Trial) -> bool:
         """The driver stopped after MLflow recorded the trial's end but before the journal did: keep that end."""
         run = self.tracker.run_state(trial.run_id)
         status = run.tags.get(tags.STATUS_TAG)
-        if status not in (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELED.value) \
-                or run.status == "RUNNING":
+        if status not in (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELED.value) or run.status == "RUNNING":
             return False
         stopped_at = run.tags.get(tags.STOPPED_AT_TAG)
         trial.status, trial.reason = JobStatus(status), run.tags.get(tags.REASON_TAG, "")
         trial.stopped_by, trial.stopped_at = run.tags.get(tags.STOPPED_BY_TAG), int(stopped_at) if stopped_at else None
         values = self._load_curve(trial)
         trial.intervals, trial.score = len(values), best_value(values, self.maximize)
-        self.journal.append("trial_ended", index=trial.index, status=trial.status.value, score=trial.score,
-                            intervals=trial.intervals, reason=trial.reason, stopped_by=trial.stopped_by,
-                            stopped_at=trial.stopped_at, adopted=True)
+        self.journal.append(
+            "trial_ended",
+            index=trial.index,
+            status=trial.status.value,
+            score=trial.score,
+            intervals=trial.intervals,
+            reason=trial.reason,
+            stopped_by=trial.stopped_by,
+            stopped_at=trial.stopped_at,
+            adopted=True,
+        )
         return True
 
     def close_unrecorded_runs(self) -> None:
@@ -144,8 +171,11 @@ class _Recovery:
             if run.run_id in kept or run.tags.get(tags.STATUS_TAG) == JobStatus.INTERRUPTED.value:
                 continue
             index = int(run.tags.get(tags.TRIAL_TAG, -1))
-            self.tracker.finish(run.run_id, JobStatus.INTERRUPTED, {
-                tags.STATUS_TAG: JobStatus.INTERRUPTED.value, tags.REASON_TAG: INTERRUPTED_REASON})
+            self.tracker.finish(
+                run.run_id,
+                JobStatus.INTERRUPTED,
+                {tags.STATUS_TAG: JobStatus.INTERRUPTED.value, tags.REASON_TAG: INTERRUPTED_REASON},
+            )
             record.interrupted.append(run.run_id)
             self.journal.append("trial_interrupted", index=index, run_id=run.run_id, unrecorded=True)
 

@@ -37,13 +37,16 @@ def smoke_note(spec: SweepSpec, policy: Policy | None) -> str:
     """The one line that says what a smoke run changed (``policy``: the sweep's own, switched off)."""
     limits = spec.limits
     off = f", early_termination ({policy.kind}) off" if policy is not None else ""
-    return (f"smoke run: {limits.max_total_trials} trial(s), {limits.max_concurrent_trials} at once, trial_timeout "
-            f"{limits.trial_timeout:g} s, timeout {limits.timeout:g} s{off}; each trial must run its command and log "
-            f"{spec.objective.primary_metric!r}")
+    return (
+        f"smoke run: {limits.max_total_trials} trial(s), {limits.max_concurrent_trials} at once, trial_timeout "
+        f"{limits.trial_timeout:g} s, timeout {limits.timeout:g} s{off}; each trial must run its command and log "
+        f"{spec.objective.primary_metric!r}"
+    )
 
 
-def smoke_problems(record: SweepRecord, metric: str, metric_names: Callable[[str], list[str]],
-                   trial_timeout: float | None = None) -> list[str]:
+def smoke_problems(
+    record: SweepRecord, metric: str, metric_names: Callable[[str], list[str]], trial_timeout: float | None = None
+) -> list[str]:
     """One line per trial that crashed or never logged ``metric`` (empty: the smoke run passed)."""
     problems = []
     for trial in record.trials:
@@ -59,11 +62,16 @@ def smoke_problems(record: SweepRecord, metric: str, metric_names: Callable[[str
             logged = ", ".join(metric_names(trial.run_id)) or "no metrics"
             within = ""
             if trial.status == JobStatus.CANCELED:
-                within = (f" within the smoke trial_timeout of {trial_timeout:g} s" if trial_timeout and "timeout" in
-                          trial.reason else f" before it was canceled ({trial.reason or 'canceled'})")
-            problems.append(f"smoke: trial {trial.name} never logged the primary metric {metric!r}{within} (it logged: "
-                            f"{logged}); on Azure the sweep would show N/A: log {metric!r} with mlflow.log_metric, or fix "
-                            f"objective.primary_metric{where}")
+                within = (
+                    f" within the smoke trial_timeout of {trial_timeout:g} s"
+                    if trial_timeout and "timeout" in trial.reason
+                    else f" before it was canceled ({trial.reason or 'canceled'})"
+                )
+            problems.append(
+                f"smoke: trial {trial.name} never logged the primary metric {metric!r}{within} (it logged: "
+                f"{logged}); on Azure the sweep would show N/A: log {metric!r} with mlflow.log_metric, or fix "
+                f"objective.primary_metric{where}"
+            )
     if not record.trials:
         problems.append(f"smoke: no trial ran ({record.message or record.status})")
     return problems
@@ -81,8 +89,9 @@ def _last_line(log: Path | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def verdict(source: str, record: SweepRecord, spec: SweepSpec,
-            metric_names: Callable[[str], list[str]]) -> tuple[bool, list[str]]:
+def verdict(
+    source: str, record: SweepRecord, spec: SweepSpec, metric_names: Callable[[str], list[str]]
+) -> tuple[bool, list[str]]:
     """(passed, lines to print): one error line per problem, or one ``ok`` line."""
     metric = spec.objective.primary_metric
     problems = smoke_problems(record, metric, metric_names, spec.limits.trial_timeout)

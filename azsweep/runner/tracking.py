@@ -75,7 +75,7 @@ class Tracker:
         self.uri = uri
         self.artifact_root = artifact_root
         if uri.startswith("sqlite:///"):
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
@@ -103,8 +103,12 @@ class Tracker:
             return str(found.experiment_id)
 
     def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str:
-        run = _retry(self.client.create_run, experiment_id, run_name=sweep_name,
-                     tags={SWEEP_TAG: sweep_name, RUN_TYPE_TAG: "sweep", **tags})
+        run = _retry(
+            self.client.create_run,
+            experiment_id,
+            run_name=sweep_name,
+            tags={SWEEP_TAG: sweep_name, RUN_TYPE_TAG: "sweep", **tags},
+        )
         return str(run.info.run_id)
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
@@ -114,8 +118,9 @@ class Tracker:
         params = [Param(k, format_value(v)[:6000]) for k, v in values.items()]
         _retry(self.client.log_batch, run_id, params=params)
 
-    def start_child(self, experiment_id: str, parent_id: str, sweep_name: str, index: int,
-                    params: Mapping[str, Any], attempt: int = 1) -> str:
+    def start_child(
+        self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
+    ) -> str:
         tags = {PARENT_TAG: parent_id, SWEEP_TAG: sweep_name, TRIAL_TAG: str(index)}
         if attempt > 1:
             tags[ATTEMPT_TAG] = str(attempt)
@@ -158,8 +163,7 @@ class Tracker:
 
     def children(self, experiment_id: str, parent_id: str) -> list[RunState]:
         """Every child run of ``parent_id``."""
-        runs = _retry(self.client.search_runs, [experiment_id], f"tags.`{PARENT_TAG}` = '{_quote(parent_id)}'",
-                      max_results=50000)
+        runs = _retry(self.client.search_runs, [experiment_id], f"tags.`{PARENT_TAG}` = '{_quote(parent_id)}'", max_results=50000)
         return [RunState(r.info.run_id, r.info.status, dict(r.data.tags)) for r in runs]
 
     def metric_values(self, run_id: str, key: str) -> list[float]:
@@ -193,8 +197,12 @@ class Tracker:
         params = parent.data.params
         metric = tags.get(PRIMARY_METRIC_TAG, "")
         goal = tags.get(GOAL_TAG, "minimize")
-        children = _retry(self.client.search_runs, [parent.info.experiment_id],
-                          f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'", max_results=50000)
+        children = _retry(
+            self.client.search_runs,
+            [parent.info.experiment_id],
+            f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'",
+            max_results=50000,
+        )
         trials: list[Trial] = []
         interrupted: list[str] = []
         for run in children:
@@ -205,33 +213,57 @@ class Tracker:
             values = self.metric_values(run.info.run_id, metric) if metric else []
             reason = "; ".join(x for x in (ctags.get(REASON_TAG, ""), ctags.get(NOTE_TAG, "")) if x)
             stopped_at = ctags.get(STOPPED_AT_TAG)
-            trials.append(Trial(
-                index=int(ctags.get(TRIAL_TAG, -1)), name=run.info.run_name, params=dict(run.data.params),
-                run_id=run.info.run_id, status=JobStatus.from_mlflow(run.info.status), score=best(values, goal == "maximize"),
-                intervals=len(values), reason=reason, started=run.info.start_time / 1000,
-                ended=run.info.end_time / 1000 if run.info.end_time else None, stopped_by=ctags.get(STOPPED_BY_TAG),
-                stopped_at=int(stopped_at) if stopped_at else None, attempt=int(ctags.get(ATTEMPT_TAG, 1)),
-                workdir=_trial_folder(tags.get(FOLDER_TAG), run.info.run_name),
-            ))
+            trials.append(
+                Trial(
+                    index=int(ctags.get(TRIAL_TAG, -1)),
+                    name=run.info.run_name,
+                    params=dict(run.data.params),
+                    run_id=run.info.run_id,
+                    status=JobStatus.from_mlflow(run.info.status),
+                    score=best(values, goal == "maximize"),
+                    intervals=len(values),
+                    reason=reason,
+                    started=run.info.start_time / 1000,
+                    ended=run.info.end_time / 1000 if run.info.end_time else None,
+                    stopped_by=ctags.get(STOPPED_BY_TAG),
+                    stopped_at=int(stopped_at) if stopped_at else None,
+                    attempt=int(ctags.get(ATTEMPT_TAG, 1)),
+                    workdir=_trial_folder(tags.get(FOLDER_TAG), run.info.run_name),
+                )
+            )
         trials.sort(key=lambda t: t.index)
         if parent.info.status == "RUNNING":
             status = JobStatus.RUNNING
         else:
-            status = JobStatus(tags[STATUS_TAG]) if tags.get(STATUS_TAG) in JobStatus._value2member_map_ else \
-                JobStatus.from_mlflow(parent.info.status)
+            status = (
+                JobStatus(tags[STATUS_TAG])
+                if tags.get(STATUS_TAG) in JobStatus._value2member_map_
+                else JobStatus.from_mlflow(parent.info.status)
+            )
         score = tags.get(SCORE_TAG)
         best_id = tags.get(BEST_CHILD_TAG)
         seed = params.get("seed")
         return SweepRecord(
-            name=name, status=status, experiment_name=_retry(self.client.get_experiment, parent.info.experiment_id).name,
-            experiment_id=parent.info.experiment_id, parent_run_id=parent.info.run_id, tracking_uri=self.uri,
-            primary_metric=metric, goal=goal, algorithm=params.get("sampling_algorithm", ""),
+            name=name,
+            status=status,
+            experiment_name=_retry(self.client.get_experiment, parent.info.experiment_id).name,
+            experiment_id=parent.info.experiment_id,
+            parent_run_id=parent.info.run_id,
+            tracking_uri=self.uri,
+            primary_metric=metric,
+            goal=goal,
+            algorithm=params.get("sampling_algorithm", ""),
             seed=int(seed) if seed and seed.isdigit() else None,
             max_total_trials=int(params.get("max_total_trials", len(trials))),
-            max_concurrent_trials=int(params.get("max_concurrent_trials", 1)), pid=0,
-            started=parent.info.start_time / 1000, ended=parent.info.end_time / 1000 if parent.info.end_time else None,
-            message=tags.get(MESSAGE_TAG, ""), best_trial=next((t.name for t in trials if t.run_id == best_id), None),
-            best_score=float(score) if score else None, trials=trials, interrupted=interrupted,
+            max_concurrent_trials=int(params.get("max_concurrent_trials", 1)),
+            pid=0,
+            started=parent.info.start_time / 1000,
+            ended=parent.info.end_time / 1000 if parent.info.end_time else None,
+            message=tags.get(MESSAGE_TAG, ""),
+            best_trial=next((t.name for t in trials if t.run_id == best_id), None),
+            best_score=float(score) if score else None,
+            trials=trials,
+            interrupted=interrupted,
         )
 
     def folder_of(self, record: SweepRecord) -> SweepFolder | None:

@@ -12,7 +12,14 @@ from azsweep.space import SearchSpace
 from azsweep.spec import Algorithm
 
 __all__ = [
-    "BayesianSampler", "GridSampler", "Observation", "RandomSampler", "Sampler", "SamplerNote", "SobolSampler", "fresh_seed",
+    "BayesianSampler",
+    "GridSampler",
+    "Observation",
+    "RandomSampler",
+    "Sampler",
+    "SamplerNote",
+    "SobolSampler",
+    "fresh_seed",
     "make_sampler",
 ]
 

@@ -89,8 +89,9 @@ class Columns:
         return x
 
 
-def _local_candidates(columns: Columns, centres: np.ndarray, rng: np.random.Generator, per_centre: int,
-                      lengthscales: np.ndarray) -> np.ndarray:
+def _local_candidates(
+    columns: Columns, centres: np.ndarray, rng: np.random.Generator, per_centre: int, lengthscales: np.ndarray
+) -> np.ndarray:
     """Gaussian perturbations of good points (scaled by the lengthscales), with occasional category changes."""
     if len(centres) == 0:
         return np.empty((0, len(columns.levels)))
@@ -109,8 +110,15 @@ def _local_candidates(columns: Columns, centres: np.ndarray, rng: np.random.Gene
     return columns.snap(x)
 
 
-def maximize_log_ei(gp: GaussianProcess, best: float, columns: Columns, rng: np.random.Generator,
-                    centres: np.ndarray, n_raw: int = 1024, n_starts: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def maximize_log_ei(
+    gp: GaussianProcess,
+    best: float,
+    columns: Columns,
+    rng: np.random.Generator,
+    centres: np.ndarray,
+    n_raw: int = 1024,
+    n_starts: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (snapped) sorted by logEI, best first, with their logEI values.
 
     Raw candidates (uniform points plus perturbations of ``centres``, the best observed points)
@@ -124,8 +132,12 @@ def maximize_log_ei(gp: GaussianProcess, best: float, columns: Columns, rng: np.
     # starts from both pools: the acquisition is multimodal, and the best local candidates would
     # otherwise take every start from a promising region far from the data
     n_local = min(n_starts // 2, len(local))
-    starts = np.vstack([uniform[np.argsort(-uniform_values, kind="stable")[:n_starts - n_local]],
-                        local[np.argsort(-local_values, kind="stable")[:n_local]]])
+    starts = np.vstack(
+        [
+            uniform[np.argsort(-uniform_values, kind="stable")[: n_starts - n_local]],
+            local[np.argsort(-local_values, kind="stable")[:n_local]],
+        ]
+    )
     refined = _refine(gp, starts, best, columns)
     refined = _discrete_pass(gp, columns.snap(refined), best, columns)
     raw = np.vstack([uniform, local])
@@ -139,8 +151,8 @@ def maximize_log_ei(gp: GaussianProcess, best: float, columns: Columns, rng: np.
 def _score(gp: GaussianProcess, x: np.ndarray, best: float) -> np.ndarray:
     out = np.empty(len(x))
     for start in range(0, len(x), 512):
-        mean, var = gp.predict(x[start:start + 512])
-        out[start:start + 512] = log_ei(mean, var, best)
+        mean, var = gp.predict(x[start : start + 512])
+        out[start : start + 512] = log_ei(mean, var, best)
     return out
 
 
@@ -162,8 +174,9 @@ def _refine(gp: GaussianProcess, starts: np.ndarray, best: float, columns: Colum
             return 1e10, np.zeros_like(flat)
         return -float(value.sum()), -grad[:, relaxed].ravel()
 
-    result = minimize(negative, starts[:, relaxed].ravel(), jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, 1.0)] * (m * k), options={"maxiter": 100})
+    result = minimize(
+        negative, starts[:, relaxed].ravel(), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * (m * k), options={"maxiter": 100}
+    )
     out = starts.copy()
     if np.all(np.isfinite(result.x)):
         out[:, relaxed] = result.x.reshape(m, k)

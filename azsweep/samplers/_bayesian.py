@@ -139,8 +139,9 @@ class BayesianSampler(Sampler):
     are also issued as ``SamplerNote`` warnings).
     """
 
-    def __init__(self, space: SearchSpace, seed: int | None = None, *, maximize: bool = False,
-                 n_initial: int | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, seed: int | None = None, *, maximize: bool = False, n_initial: int | None = None
+    ) -> None:
         from azsweep.samplers._acquisition import Columns
 
         super().__init__(space, seed)
@@ -148,8 +149,10 @@ class BayesianSampler(Sampler):
         self.maximize = maximize
         self._params = [_Param(name, dist) for name, dist in space.params.items()]
         self.n_initial = default_initial_design(len(self._params)) if n_initial is None else max(1, int(n_initial))
-        self.columns = Columns(categorical=np.array([p.kind == "categorical" for p in self._params], dtype=bool),
-                               levels=np.array([p.levels for p in self._params], dtype=np.int64))
+        self.columns = Columns(
+            categorical=np.array([p.kind == "categorical" for p in self._params], dtype=bool),
+            levels=np.array([p.levels for p in self._params], dtype=np.int64),
+        )
         finite = all(p.kind != "continuous" for p in self._params)
         self._finite_size = math.prod(max(p.levels, 1) for p in self._params) if finite else None
         self._design = SobolSampler(space, self.seed)
@@ -211,8 +214,7 @@ class BayesianSampler(Sampler):
         try:
             return self._model_point(data, *targets, rng)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ArithmeticError) as exc:
-            self.note(f"bayesian: the Gaussian process failed ({type(exc).__name__}: {exc}); "
-                       "this configuration is random")
+            self.note(f"bayesian: the Gaussian process failed ({type(exc).__name__}: {exc}); this configuration is random")
             return self._random_point(data, rng)
 
     def _design_point(self, index: int, data: _Data, rng: np.random.Generator) -> dict[str, Any]:
@@ -341,8 +343,10 @@ class _Data:
         if len(losses) < 2 or not np.isfinite(losses).any():
             if self.finished:
                 usable = int(np.isfinite(losses).sum())
-                sampler.note(f"bayesian: {usable} of {self.finished} finished trials reported a finite value; "
-                              "the next configurations come from the space-filling design until two do")
+                sampler.note(
+                    f"bayesian: {usable} of {self.finished} finished trials reported a finite value; "
+                    "the next configurations come from the space-filling design until two do"
+                )
             return None
         finite = np.isfinite(losses)
         if not finite.all():
@@ -350,8 +354,9 @@ class _Data:
             losses = np.clip(np.where(np.isnan(losses), np.inf, losses), losses[finite].min(), losses[finite].max())
         y = warp(losses)
         if y is None:
-            sampler.note("bayesian: every result so far is the same value; the next configurations come from the "
-                          "space-filling design")
+            sampler.note(
+                "bayesian: every result so far is the same value; the next configurations come from the space-filling design"
+            )
             return None
         if not len(self.failed):
             return self.x, y
@@ -363,7 +368,7 @@ def _near(candidates: np.ndarray, points: np.ndarray, categorical: np.ndarray) -
     """Candidates within ``MIN_DISTANCE`` (Euclidean, unit cube) of a point with the same categories."""
     near = np.zeros(len(candidates), dtype=bool)
     for start in range(0, len(points), 256):
-        block = points[start:start + 256]
+        block = points[start : start + 256]
         diff = candidates[:, None, :] - block[None, :, :]
         same = np.all(diff[..., categorical] == 0, axis=-1)
         dist = np.sqrt(np.sum(diff[..., ~categorical] ** 2, axis=-1))

@@ -99,7 +99,7 @@ class GaussianProcess:
         grad_var = np.zeros(xq.shape)
         isl = self.params.inverse_squared_lengthscales
         for j in self.continuous:  # d k(x, X_i) / d x_j = dk/dr2 * 2 (x_j - X_ij) isl_j
-            dk = dkq * (2.0 * isl[j]) * (xq[:, j:j + 1] - self.x[None, :, j])
+            dk = dkq * (2.0 * isl[j]) * (xq[:, j : j + 1] - self.x[None, :, j])
             grad_mean[:, j] = dk @ self.alpha
             grad_var[:, j] = -2.0 * np.einsum("mn,nm->m", dk, kinv_kq)
         return mean, var, grad_mean, grad_var
@@ -148,8 +148,9 @@ def _negative_log_posterior(theta: np.ndarray, sqd: np.ndarray, y: np.ndarray) -
     return nll + prior, grad
 
 
-def fit(x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rng: np.random.Generator,
-        restarts: int | None = None) -> GaussianProcess:
+def fit(
+    x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rng: np.random.Generator, restarts: int | None = None
+) -> GaussianProcess:
     """Fit the hyperparameters by maximizing the (prior-regularized) marginal likelihood, L-BFGS-B with restarts.
 
     The first start is the prior's centre; ``restarts`` more are drawn from ``rng`` (by default 2 up
@@ -164,7 +165,7 @@ def fit(x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rng: np.random.Ge
     fit_x, fit_y = x, y
     if n > MAX_FIT_POINTS:
         order = np.argsort(y, kind="stable")
-        best, rest = order[:MAX_FIT_POINTS // 2], order[MAX_FIT_POINTS // 2:]
+        best, rest = order[: MAX_FIT_POINTS // 2], order[MAX_FIT_POINTS // 2 :]
         keep = np.concatenate([best, rng.choice(rest, MAX_FIT_POINTS - len(best), replace=False)])
         fit_x, fit_y = x[keep], y[keep]
     sqd = squared_differences(fit_x, fit_x, categorical)
@@ -174,8 +175,15 @@ def fit(x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rng: np.random.Ge
         starts.append(np.concatenate([rng.uniform(-2.0, 4.0, d), [rng.uniform(-1.0, 1.0), rng.uniform(-10.0, -3.0)]]))
     best_theta, best_value = starts[0], math.inf
     for theta0 in starts:
-        result = minimize(_negative_log_posterior, theta0, args=(sqd, fit_y), jac=True, method="L-BFGS-B",
-                          bounds=bounds, options={"maxiter": 200, "gtol": 1e-3})
+        result = minimize(
+            _negative_log_posterior,
+            theta0,
+            args=(sqd, fit_y),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 200, "gtol": 1e-3},
+        )
         if np.all(np.isfinite(result.x)) and result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
     return GaussianProcess(x, y, categorical, Hyperparameters.from_vector(best_theta))

@@ -46,8 +46,10 @@ def python_algorithm(sampling_algorithm: Any, seed: Any = None) -> Algorithm:
         if problems:
             problem = problems[0]
             if problem.path == "sampling_algorithm":
-                raise InvalidValue("sampling_algorithm", f"must be {', '.join(PYTHON_ALGORITHMS[:-1])} or "
-                                   f"{PYTHON_ALGORITHMS[-1]} (got {sampling_algorithm!r})")
+                raise InvalidValue(
+                    "sampling_algorithm",
+                    f"must be {', '.join(PYTHON_ALGORITHMS[:-1])} or {PYTHON_ALGORITHMS[-1]} (got {sampling_algorithm!r})",
+                )
             if problem.path == "sampling_algorithm.seed":
                 raise InvalidValue("seed", f"must be an integer >= 0 (got {wire[keys['seed']]!r})")
             raise InvalidValue(problem.path, problem.message)

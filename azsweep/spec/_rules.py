@@ -86,15 +86,17 @@ def parse_duration(value: Any, path: str) -> float | None:
     if number:
         seconds = float(value)
     else:
-        m = re.fullmatch(r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?",
-                         str(value).strip())
+        m = re.fullmatch(
+            r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?", str(value).strip()
+        )
         if not m or not any(m.groups()):
             raise InvalidValue(path, f"must be a number of seconds or an ISO-8601 duration (got {value!r})")
         d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
         seconds = d * 86400 + h * 3600 + mi * 60 + s
     if seconds <= 0:
-        raise InvalidValue(path, f"must be a number of seconds > 0 (got {value!r})" if number
-                           else f"must be > 0 seconds (got {value!r})")
+        raise InvalidValue(
+            path, f"must be a number of seconds > 0 (got {value!r})" if number else f"must be > 0 seconds (got {value!r})"
+        )
     return seconds
 
 
@@ -139,8 +141,9 @@ def check_key_name(name: Any, path: str) -> str:
         InvalidValue: naming ``path`` and the name.
     """
     if not isinstance(name, str) or not KEY_NAME.match(name):
-        raise InvalidValue(path, "names must be letters, digits and underscores, not starting with a digit "
-                           f"(Azure refuses {name!r})")
+        raise InvalidValue(
+            path, f"names must be letters, digits and underscores, not starting with a digit (Azure refuses {name!r})"
+        )
     return name
 
 
@@ -159,8 +162,10 @@ def check_algorithm(wire: Any, *, integer_seed: bool = False) -> tuple[Algorithm
 
 def _algorithm(wire: Any, out: _Collector, *, integer_seed: bool = False) -> Algorithm | None:
     if wire is None:
-        out.error("sampling_algorithm", "is required: random, grid or bayesian (the SDK leaves it out of the "
-                  "request and Azure's REST API requires it)")
+        out.error(
+            "sampling_algorithm",
+            "is required: random, grid or bayesian (the SDK leaves it out of the request and Azure's REST API requires it)",
+        )
         return None
     fields: dict[str, Any] = {"type": wire} if isinstance(wire, str) else section_from_rest("sampling_algorithm", wire)
     kind = str(fields.get("type") or "").lower()
@@ -188,8 +193,9 @@ def _algorithm(wire: Any, out: _Collector, *, integer_seed: bool = False) -> Alg
     return Algorithm(kind="sobol" if rule == "sobol" else "random", seed=seed, log_base=log_base)
 
 
-def check_algorithm_rules(params: Mapping[str, Distribution], kind: str, *, azure_rules: bool = True,
-                          path: str = "search_space") -> list[Problem]:
+def check_algorithm_rules(
+    params: Mapping[str, Distribution], kind: str, *, azure_rules: bool = True, path: str = "search_space"
+) -> list[Problem]:
     """The search-space rules of grid and Bayesian sampling (random and sobol have none), as errors.
 
     ``azure_rules=False`` keeps only what the local samplers need to work: the distribution types, and
@@ -210,19 +216,26 @@ def check_algorithm_rules(params: Mapping[str, Distribution], kind: str, *, azur
         if isinstance(dist, Choice):
             dicts = dist.conditional or any(isinstance(v, Mapping) for v in dist.values)
             if dicts and (azure_rules or dist.conditional or kind == "bayesian"):
-                out.error(where, f"{label} sampling needs plain choice values, not dicts (conditional spaces "
-                          "work with random sampling)")
+                out.error(
+                    where, f"{label} sampling needs plain choice values, not dicts (conditional spaces work with random sampling)"
+                )
             strings = sum(isinstance(v, str) for v in dist.values)
             if azure_rules and 0 < strings < len(dist.values):
-                out.error(where, f"{label} sampling needs choice values that are all strings or all numbers "
-                          f"(got {list(dist.values)!r})")
+                out.error(
+                    where, f"{label} sampling needs choice values that are all strings or all numbers (got {list(dist.values)!r})"
+                )
         if azure_rules and kind == "bayesian" and isinstance(dist, Continuous) and dist.q is not None:
             if not (_whole(dist.a) and _whole(dist.b) and _whole(dist.q)):
-                out.error(where, "Bayesian sampling needs whole-number min_value, max_value and q for quniform "
-                          f"(got {dist.a!r}, {dist.b!r}, {dist.q!r})")
+                out.error(
+                    where,
+                    "Bayesian sampling needs whole-number min_value, max_value and q for quniform "
+                    f"(got {dist.a!r}, {dist.b!r}, {dist.q!r})",
+                )
             elif (dist.b - dist.a) / dist.q > 100000:
-                out.error(where, f"too many discrete points for quniform with Bayesian sampling "
-                          f"({(dist.b - dist.a) / dist.q:g} > 100000)")
+                out.error(
+                    where,
+                    f"too many discrete points for quniform with Bayesian sampling ({(dist.b - dist.a) / dist.q:g} > 100000)",
+                )
     return out.problems
 
 
@@ -240,8 +253,7 @@ def _policy(wire: Any, out: _Collector) -> Policy | None:
     raw_type = str(fields.get("type") or "")
     kind = POLICY_NAMES.get(raw_type.lower().replace("_", ""))
     if kind is None:
-        out.error("early_termination.type", "must be bandit, median_stopping or truncation_selection "
-                  f"(got {raw_type!r})")
+        out.error("early_termination.type", f"must be bandit, median_stopping or truncation_selection (got {raw_type!r})")
         return None
     ok = True
     ints: dict[str, int] = {}
@@ -255,16 +267,20 @@ def _policy(wire: Any, out: _Collector) -> Policy | None:
             continue
         ints[name] = int(value)
     if ints.get("evaluation_interval") == 0:
-        out.warn("early_termination.evaluation_interval", "is 0 (the SDK's default when it is left out); "
-                 "azsweep treats it as 1, Azure's handling is undocumented: set it explicitly")
+        out.warn(
+            "early_termination.evaluation_interval",
+            "is 0 (the SDK's default when it is left out); "
+            "azsweep treats it as 1, Azure's handling is undocumented: set it explicitly",
+        )
         ints["evaluation_interval"] = 1
     slack_factor = slack_amount = None
     percentage: Any = None
     if kind == "bandit":
         factor, amount = fields.get("slack_factor"), fields.get("slack_amount")
         for name, value in (("slack_factor", factor), ("slack_amount", amount)):
-            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                          and math.isfinite(value) and value >= 0):
+            if value is not None and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+            ):
                 out.error(f"early_termination.{name}", f"must be a number >= 0 (got {value!r})")
                 ok = False
         if ok:
@@ -283,8 +299,13 @@ def _policy(wire: Any, out: _Collector) -> Policy | None:
             ok = False
     if not ok:
         return None
-    return Policy(kind=kind, slack_factor=slack_factor, slack_amount=slack_amount,
-                  truncation_percentage=None if percentage is None else int(percentage), **ints)
+    return Policy(
+        kind=kind,
+        slack_factor=slack_factor,
+        slack_amount=slack_amount,
+        truncation_percentage=None if percentage is None else int(percentage),
+        **ints,
+    )
 
 
 # --- the whole spec -----------------------------------------------------------------------------
@@ -300,11 +321,17 @@ def build_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple
     limits = _limits(top["limits"], out)
     policy = _policy(top["early_termination"], out)
     if policy is not None and algorithm is not None and algorithm.kind == "bayesian":
-        out.warn("early_termination", "Azure does not support an early-termination policy with Bayesian "
-                 f"sampling (got {policy.kind}); it may be rejected or ignored there")
+        out.warn(
+            "early_termination",
+            "Azure does not support an early-termination policy with Bayesian "
+            f"sampling (got {policy.kind}); it may be rejected or ignored there",
+        )
     if algorithm is not None and algorithm.kind == "bayesian" and limits is not None and limits.max_concurrent_trials > 20:
-        out.warn("limits.max_concurrent_trials", "Bayesian sampling works best with few concurrent trials; "
-                 f"Azure recommends at most 20 (got {limits.max_concurrent_trials})")
+        out.warn(
+            "limits.max_concurrent_trials",
+            "Bayesian sampling works best with few concurrent trials; "
+            f"Azure recommends at most 20 (got {limits.max_concurrent_trials})",
+        )
     inputs = _inputs(top["inputs"])
     outputs = {k: str(section_from_rest("outputs", v).get("type") or "uri_folder") for k, v in (top["outputs"] or {}).items()}
     wire_space = top["search_space"]
@@ -314,11 +341,21 @@ def build_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple
         return None, out.problems
     compute = top["compute"]
     spec = SweepSpec(
-        search_space=space, algorithm=algorithm, objective=objective, limits=limits, trial=trial,
-        policy=policy, inputs=inputs, outputs=outputs, name=top["name"],
-        display_name=top["display_name"], experiment_name=top["experiment_name"],
-        description=top["description"], tags=dict(top["tags"] or {}),
-        compute=str(compute) if compute else None, base_dir=Path(base_dir),
+        search_space=space,
+        algorithm=algorithm,
+        objective=objective,
+        limits=limits,
+        trial=trial,
+        policy=policy,
+        inputs=inputs,
+        outputs=outputs,
+        name=top["name"],
+        display_name=top["display_name"],
+        experiment_name=top["experiment_name"],
+        description=top["description"],
+        tags=dict(top["tags"] or {}),
+        compute=str(compute) if compute else None,
+        base_dir=Path(base_dir),
     )
     return spec, out.problems
 
@@ -406,8 +443,9 @@ def _inputs(wire: Any) -> dict[str, InputSpec]:
     return inputs
 
 
-def _trial(wire: Any, space_names: tuple[str, ...], inputs: Mapping[str, InputSpec], outputs: Mapping[str, str],
-           out: _Collector) -> TrialSpec | None:
+def _trial(
+    wire: Any, space_names: tuple[str, ...], inputs: Mapping[str, InputSpec], outputs: Mapping[str, str], out: _Collector
+) -> TrialSpec | None:
     fields = section_from_rest("trial", wire)
     command = fields.get("command")
     if not isinstance(command, str) or not command.strip():
@@ -427,12 +465,21 @@ def _trial(wire: Any, space_names: tuple[str, ...], inputs: Mapping[str, InputSp
         if family == "inputs" and any(m.group(0) in block for block in optional):
             continue
         defined = ", ".join(sorted(names)) or "none"
-        out.error("trial.command", f"${{{{{family}.{name}}}}} refers to an undefined {family.replace('_', ' ')} "
-                  f"name {name!r} (defined: {defined})")
+        out.error(
+            "trial.command",
+            f"${{{{{family}.{name}}}}} refers to an undefined {family.replace('_', ' ')} name {name!r} (defined: {defined})",
+        )
     for name in space_names:
         if name not in used:
-            out.warn(f"search_space.{name}", "is never used in trial.command as ${{search_space." + name + "}} "
-                     f"(the trial only sees it as $AZUREML_SWEEP_{name})")
+            out.warn(
+                f"search_space.{name}",
+                "is never used in trial.command as ${{search_space." + name + "}} "
+                f"(the trial only sees it as $AZUREML_SWEEP_{name})",
+            )
     env = fields.get("environment_variables") or {}
-    return TrialSpec(command=command, code=fields.get("code"), environment=fields.get("environment"),
-                     environment_variables={str(k): str(v) for k, v in env.items()})
+    return TrialSpec(
+        command=command,
+        code=fields.get("code"),
+        environment=fields.get("environment"),
+        environment_variables={str(k): str(v) for k, v in env.items()},
+    )

@@ -12,10 +12,20 @@ from typing import Any
 
 # Top level of a sweep job: YAML name -> REST name in the body's ``properties``.
 PROPERTIES: Mapping[str, str] = {
-    "name": "name", "display_name": "displayName", "experiment_name": "experimentName", "description": "description",
-    "tags": "tags", "compute": "computeId", "search_space": "searchSpace", "sampling_algorithm": "samplingAlgorithm",
-    "objective": "objective", "limits": "limits", "early_termination": "earlyTermination", "trial": "trial",
-    "inputs": "inputs", "outputs": "outputs",
+    "name": "name",
+    "display_name": "displayName",
+    "experiment_name": "experimentName",
+    "description": "description",
+    "tags": "tags",
+    "compute": "computeId",
+    "search_space": "searchSpace",
+    "sampling_algorithm": "samplingAlgorithm",
+    "objective": "objective",
+    "limits": "limits",
+    "early_termination": "earlyTermination",
+    "trial": "trial",
+    "inputs": "inputs",
+    "outputs": "outputs",
 }
 # REST name -> YAML name, for the top level.
 YAML_NAMES: Mapping[str, str] = {rest: yaml for yaml, rest in PROPERTIES.items()}
@@ -24,13 +34,26 @@ YAML_NAMES: Mapping[str, str] = {rest: yaml for yaml, rest in PROPERTIES.items()
 FIELDS: Mapping[str, Mapping[str, str]] = {
     "sampling_algorithm": {"type": "samplingAlgorithmType", "seed": "seed", "rule": "rule", "logbase": "logbase"},
     "objective": {"goal": "goal", "primary_metric": "primaryMetric"},
-    "limits": {"max_total_trials": "maxTotalTrials", "max_concurrent_trials": "maxConcurrentTrials",
-               "timeout": "timeout", "trial_timeout": "trialTimeout"},
-    "early_termination": {"type": "policyType", "evaluation_interval": "evaluationInterval",
-                          "delay_evaluation": "delayEvaluation", "slack_factor": "slackFactor",
-                          "slack_amount": "slackAmount", "truncation_percentage": "truncationPercentage"},
-    "trial": {"command": "command", "code": "codeId", "environment": "environmentId",
-              "environment_variables": "environmentVariables"},
+    "limits": {
+        "max_total_trials": "maxTotalTrials",
+        "max_concurrent_trials": "maxConcurrentTrials",
+        "timeout": "timeout",
+        "trial_timeout": "trialTimeout",
+    },
+    "early_termination": {
+        "type": "policyType",
+        "evaluation_interval": "evaluationInterval",
+        "delay_evaluation": "delayEvaluation",
+        "slack_factor": "slackFactor",
+        "slack_amount": "slackAmount",
+        "truncation_percentage": "truncationPercentage",
+    },
+    "trial": {
+        "command": "command",
+        "code": "codeId",
+        "environment": "environmentId",
+        "environment_variables": "environmentVariables",
+    },
 }
 # The fields of each entry of the name -> entry sections (one input, one output).
 ENTRY_FIELDS: Mapping[str, Mapping[str, str]] = {

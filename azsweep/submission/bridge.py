@@ -23,12 +23,13 @@ from typing import Any
 from azsweep.azure_compat import job_from_rest
 from azsweep.errors import AzsweepError, DefinitionError, Problem, SubmitError
 
-WORKSPACE_FLAGS = {"subscription_id": "--subscription", "resource_group_name": "--resource-group",
-                   "workspace_name": "--workspace"}
-PLACEHOLDERS = {"subscription_id": "SUBSCRIPTION_ID", "resource_group_name": "RESOURCE_GROUP",
-                "workspace_name": "WORKSPACE_NAME"}
-LOGIN_HINT = ("run `az login` (in CI: azure/login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET) "
-              "and retry")
+WORKSPACE_FLAGS = {
+    "subscription_id": "--subscription",
+    "resource_group_name": "--resource-group",
+    "workspace_name": "--workspace",
+}
+PLACEHOLDERS = {"subscription_id": "SUBSCRIPTION_ID", "resource_group_name": "RESOURCE_GROUP", "workspace_name": "WORKSPACE_NAME"}
+LOGIN_HINT = "run `az login` (in CI: azure/login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET) and retry"
 # MLClient.from_config looks for these, in this order, from the current folder up to 20 levels above it
 _CONFIG_DIRS: tuple[str | None, ...] = (".azureml", "aml_config", None)
 _CONFIG_FILES = ("config.json", "project.json")
@@ -48,8 +49,7 @@ class Workspace:
     source: str = "arguments"
 
     def __str__(self) -> str:
-        return (f"workspace {self.workspace_name} (resource group {self.resource_group_name}, "
-                f"subscription {self.subscription_id})")
+        return f"workspace {self.workspace_name} (resource group {self.resource_group_name}, subscription {self.subscription_id})"
 
 
 def find_config(start: Path | str | None = None) -> Path | None:
@@ -81,19 +81,26 @@ def read_config(path: Path) -> dict[str, str]:
             return {"subscription_id": parts[2], "resource_group_name": parts[4], "workspace_name": parts[8]}
     if not isinstance(data, Mapping) or not all(data.get(k) for k in ("subscription_id", "resource_group", "workspace_name")):
         raise SubmitError(f"{path}: a workspace config needs subscription_id, resource_group and workspace_name")
-    return {"subscription_id": str(data["subscription_id"]), "resource_group_name": str(data["resource_group"]),
-            "workspace_name": str(data["workspace_name"])}
+    return {
+        "subscription_id": str(data["subscription_id"]),
+        "resource_group_name": str(data["resource_group"]),
+        "workspace_name": str(data["workspace_name"]),
+    }
 
 
-def resolve_workspace(subscription_id: str | None = None, resource_group_name: str | None = None,
-                      workspace_name: str | None = None, *, required: bool = True) -> Workspace:
+def resolve_workspace(
+    subscription_id: str | None = None,
+    resource_group_name: str | None = None,
+    workspace_name: str | None = None,
+    *,
+    required: bool = True,
+) -> Workspace:
     """The workspace from the arguments, completed from a config.json found as ``MLClient.from_config`` finds it.
 
     Arguments win over the file. When details are missing: ``SubmitError`` naming the flags, or with
     ``required=False`` placeholders (for a dry run).
     """
-    given = {"subscription_id": subscription_id, "resource_group_name": resource_group_name,
-             "workspace_name": workspace_name}
+    given = {"subscription_id": subscription_id, "resource_group_name": resource_group_name, "workspace_name": workspace_name}
     values = {k: v for k, v in given.items() if v}
     source = "arguments"
     if len(values) < 3:
@@ -104,10 +111,12 @@ def resolve_workspace(subscription_id: str | None = None, resource_group_name: s
     missing = [k for k in WORKSPACE_FLAGS if not values.get(k)]
     if missing and required:
         flags = ", ".join(WORKSPACE_FLAGS[k] for k in missing)
-        raise SubmitError(f"no Azure ML workspace given (missing {flags}): pass --subscription, --resource-group and "
-                          "--workspace (Python: subscription_id=, resource_group_name=, workspace_name=), or put the "
-                          "workspace's config.json (Azure portal: the workspace's Download config.json) in this folder, "
-                          "a parent folder or .azureml/")
+        raise SubmitError(
+            f"no Azure ML workspace given (missing {flags}): pass --subscription, --resource-group and "
+            "--workspace (Python: subscription_id=, resource_group_name=, workspace_name=), or put the "
+            "workspace's config.json (Azure portal: the workspace's Download config.json) in this folder, "
+            "a parent folder or .azureml/"
+        )
     if missing:
         values.update({k: PLACEHOLDERS[k] for k in missing})
         source = "placeholders" if len(missing) == 3 else f"{source} and placeholders"
@@ -122,8 +131,7 @@ def build_client(workspace: Workspace, credential: Any = None, **kwargs: Any) ->
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-    return MLClient(credential, workspace.subscription_id, workspace.resource_group_name, workspace.workspace_name,
-                    **kwargs)
+    return MLClient(credential, workspace.subscription_id, workspace.resource_group_name, workspace.workspace_name, **kwargs)
 
 
 # --- the job as azure-ai-ml builds it -----------------------------------------------------------
@@ -162,8 +170,7 @@ def parse_set(items: Sequence[str]) -> list[dict[str, Any]]:
     return overrides
 
 
-def load_submission(job: Any, *, params_override: Sequence[Mapping[str, Any]] | None = None,
-                    force: bool = False) -> Submission:
+def load_submission(job: Any, *, params_override: Sequence[Mapping[str, Any]] | None = None, force: bool = False) -> Submission:
     """Check ``job`` with azsweep's rules (errors raise ``DefinitionError``; ``force`` skips them) and build it.
 
     A YAML path is read with ``azure.ai.ml.load_job`` from the user's own file; ``params_override``
@@ -190,8 +197,16 @@ def load_submission(job: Any, *, params_override: Sequence[Mapping[str, Any]] | 
             raise AzsweepError("params_override (--set) applies to YAML files; change the object's attributes instead")
         source = f"<{type(job).__name__}>"
         if not _is_sweep(job):
-            raise DefinitionError([Problem("error", "", "expected a sweep: a YAML path, a SweepJob, or the node .sweep() "
-                                           f"returns (got {type(job).__name__})")], source)
+            raise DefinitionError(
+                [
+                    Problem(
+                        "error",
+                        "",
+                        f"expected a sweep: a YAML path, a SweepJob, or the node .sweep() returns (got {type(job).__name__})",
+                    )
+                ],
+                source,
+            )
         problems = []
         if not force:
             definition = load_spec(job)[1]
@@ -226,10 +241,19 @@ def _refuse_local_compute(submission: Submission) -> None:
     job = submission.job
     compute = getattr(job, "compute", None) or getattr(getattr(job, "trial", None), "compute", None)
     if isinstance(compute, str) and compute.lower() == "local":
-        raise DefinitionError([Problem("error", "compute", "local cannot be submitted: a sweep on Azure needs a compute "
-                                       "cluster (azure-ai-ml also crashes on compute: local, azure-sdk-for-python#31537); "
-                                       "run it on this machine with `azsweep run`, or submit with --set "
-                                       "compute=azureml:<cluster>")], submission.source)
+        raise DefinitionError(
+            [
+                Problem(
+                    "error",
+                    "compute",
+                    "local cannot be submitted: a sweep on Azure needs a compute "
+                    "cluster (azure-ai-ml also crashes on compute: local, azure-sdk-for-python#31537); "
+                    "run it on this machine with `azsweep run`, or submit with --set "
+                    "compute=azureml:<cluster>",
+                )
+            ],
+            submission.source,
+        )
 
 
 def rebuild_job(props: Mapping[str, Any], base_dir: str | Path) -> Any:
@@ -243,9 +267,15 @@ def rebuild_job(props: Mapping[str, Any], base_dir: str | Path) -> Any:
 # --- submit -------------------------------------------------------------------------------------
 
 
-def submit(job: Any, *, ml_client: Any = None, force: bool = False,
-           params_override: Sequence[Mapping[str, Any]] | None = None, credential: Any = None,
-           **workspace: str | None) -> Any:
+def submit(
+    job: Any,
+    *,
+    ml_client: Any = None,
+    force: bool = False,
+    params_override: Sequence[Mapping[str, Any]] | None = None,
+    credential: Any = None,
+    **workspace: str | None,
+) -> Any:
     """Check ``job``, then submit it with ``ml_client.jobs.create_or_update``; returns the created job.
 
     Args:
@@ -266,14 +296,20 @@ def submit(job: Any, *, ml_client: Any = None, force: bool = False,
     """
     unknown = sorted(set(workspace) - set(WORKSPACE_FLAGS))
     if unknown:
-        raise TypeError(f"submit() got unexpected keyword argument(s) {', '.join(unknown)}; workspace details are "
-                        f"{', '.join(WORKSPACE_FLAGS)}")
+        raise TypeError(
+            f"submit() got unexpected keyword argument(s) {', '.join(unknown)}; workspace details are "
+            f"{', '.join(WORKSPACE_FLAGS)}"
+        )
     if ml_client is not None and any(workspace.values()):
         raise TypeError("submit(): give ml_client or workspace details, not both")
     submission = load_submission(job, params_override=params_override, force=force)
     if ml_client is None:
-        ml_client = build_client(resolve_workspace(workspace.get("subscription_id"), workspace.get("resource_group_name"),
-                                                   workspace.get("workspace_name")), credential)
+        ml_client = build_client(
+            resolve_workspace(
+                workspace.get("subscription_id"), workspace.get("resource_group_name"), workspace.get("workspace_name")
+            ),
+            credential,
+        )
     client = ml_client
     return send(submission, client)
 
@@ -354,14 +390,18 @@ def describe_azure_error(exc: BaseException, client: Any = None) -> str:
             reasons = dict(tried)
             cli = reasons.get("AzureCliCredential")
             hint = f" (AzureCliCredential: {cli.strip().rstrip('.')})" if cli else ""
-            return (f"cannot sign in to Azure: DefaultAzureCredential tried {', '.join(n for n, _ in tried)} and none "
-                    f"gave a token{hint}; {LOGIN_HINT}")
+            return (
+                f"cannot sign in to Azure: DefaultAzureCredential tried {', '.join(n for n, _ in tried)} and none "
+                f"gave a token{hint}; {LOGIN_HINT}"
+            )
         return f"cannot sign in to Azure ({type(exc).__name__}): {_first_line(text)}; {LOGIN_HINT}"
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         reason = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:\s*", "", _first_line(text))
         verb = "cannot reach" if isinstance(exc, ServiceRequestError) else "lost the connection to"
-        return (f"{verb} Azure (management.azure.com): {reason}; check the network connection and proxy settings "
-                "(HTTPS_PROXY), then retry")
+        return (
+            f"{verb} Azure (management.azure.com): {reason}; check the network connection and proxy settings "
+            "(HTTPS_PROXY), then retry"
+        )
     if isinstance(exc, HttpResponseError):
         status = getattr(exc, "status_code", None)
         error = getattr(exc, "error", None)
@@ -369,10 +409,11 @@ def describe_azure_error(exc: BaseException, client: Any = None) -> str:
         message = _first_line(getattr(error, "message", None) or text)
         message = re.sub(r"^\([^)]*\)\s*", "", message)
         where = _client_workspace(client)
-        hint = {401: f"sign in again ({LOGIN_HINT.split(' (')[0]}), with the tenant that owns the workspace",
-                403: f"the signed-in identity needs a role on {where or 'the workspace'} (e.g. AzureML Data Scientist)",
-                404: f"check --subscription, --resource-group and --workspace ({where})" if where else
-                "check the workspace details"}.get(status or 0, "")
+        hint = {
+            401: f"sign in again ({LOGIN_HINT.split(' (')[0]}), with the tenant that owns the workspace",
+            403: f"the signed-in identity needs a role on {where or 'the workspace'} (e.g. AzureML Data Scientist)",
+            404: f"check --subscription, --resource-group and --workspace ({where})" if where else "check the workspace details",
+        }.get(status or 0, "")
         return f"Azure ML refused the request ({status} {code}): {message}" + (f"; {hint}" if hint else "")
     return f"Azure error ({type(exc).__name__}): {_first_line(text)}"
 

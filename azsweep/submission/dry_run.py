@@ -51,8 +51,9 @@ class DryRun:
     requests: list[Any] = field(default_factory=list)  # every request azure-ai-ml made, answered offline
 
 
-def dry_run(job: Any, *, force: bool = False, params_override: Sequence[Mapping[str, Any]] | None = None,
-            **workspace: str | None) -> DryRun:
+def dry_run(
+    job: Any, *, force: bool = False, params_override: Sequence[Mapping[str, Any]] | None = None, **workspace: str | None
+) -> DryRun:
     """Run azure-ai-ml's ``create_or_update`` against an offline transport and return the job PUT it sent.
 
     No credential is read and nothing leaves the machine. Local code is hashed by azure-ai-ml as for
@@ -64,8 +65,10 @@ def dry_run(job: Any, *, force: bool = False, params_override: Sequence[Mapping[
     ws = resolve_workspace(**workspace, required=False)
     notes = []
     if ws.source == "placeholders":
-        notes.append("no workspace given: the URL holds placeholders (pass --subscription, --resource-group and "
-                     "--workspace, or keep a config.json here, for the real one)")
+        notes.append(
+            "no workspace given: the URL holds placeholders (pass --subscription, --resource-group and "
+            "--workspace, or keep a config.json here, for the real one)"
+        )
     elif ws.source != "arguments":
         notes.append(f"workspace from {ws.source}")
     if not getattr(target, "name", None):
@@ -81,8 +84,10 @@ def dry_run(job: Any, *, force: bool = False, params_override: Sequence[Mapping[
         if transport.job_put is None:
             return _unresolved(submission, ws, notes + uploads, transport, exc)
     for digest in transport.code_hashes:
-        notes.append(f"trial.code {code or ''}: azure-ai-ml hashed it (sha256 {digest[:16]}...); a real submit uploads it "
-                     "as a code asset unless the workspace already holds that hash. codeId is the asset id it answers")
+        notes.append(
+            f"trial.code {code or ''}: azure-ai-ml hashed it (sha256 {digest[:16]}...); a real submit uploads it "
+            "as a code asset unless the workspace already holds that hash. codeId is the asset id it answers"
+        )
     notes.extend(transport.notes + uploads)
     put = transport.job_put
     assert put is not None
@@ -113,17 +118,25 @@ def _unresolved(submission: Submission, ws: Workspace, notes: list[str], transpo
     pending = transport.unanswered[-1] if transport.unanswered else None
     if pending is None:  # not for want of an answer: azure-ai-ml refused the job itself
         raise translate_error(exc) from exc
-    job = (load_yaml_job(submission.path, submission.params_override, submission.source) if submission.path
-           else private_copy(submission.job))
+    job = (
+        load_yaml_job(submission.path, submission.params_override, submission.source)
+        if submission.path
+        else private_copy(submission.job)
+    )
     body = rest_body(as_sweep_job(job))
     what = f"{pending.method} {pending.url.split('?')[0]}"
     why = " to upload a local folder (e.g. a docker build context) to a datastore" if "/datastores/" in what else ""
-    notes = [*notes, *transport.notes,
-             f"not exact: azure-ai-ml needed an answer only the workspace has{why} ({what}); shown is the body before "
-             "code, environment and inputs are resolved"]
+    notes = [
+        *notes,
+        *transport.notes,
+        f"not exact: azure-ai-ml needed an answer only the workspace has{why} ({what}); shown is the body before "
+        "code, environment and inputs are resolved",
+    ]
     name = getattr(job, "name", None) or "<generated name>"
-    url = (f"https://management.azure.com/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group_name}"
-           f"/providers/Microsoft.MachineLearningServices/workspaces/{ws.workspace_name}/jobs/{name}")
+    url = (
+        f"https://management.azure.com/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group_name}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{ws.workspace_name}/jobs/{name}"
+    )
     return DryRun(submission.source, ws, submission.problems, "PUT", url, body, False, notes, transport.requests)
 
 
@@ -231,8 +244,9 @@ class OfflineTransport(HttpTransport):
         path = r.url.split("?")[0].split("management.azure.com", 1)[-1]
         if r.method == "PUT" and re.search(r"/jobs/[^/]+$", path) and isinstance(r.body, dict):
             created = json.loads(json.dumps(r.body))
-            created.update({"id": path, "name": path.rsplit("/", 1)[1],
-                            "type": "Microsoft.MachineLearningServices/workspaces/jobs"})
+            created.update(
+                {"id": path, "name": path.rsplit("/", 1)[1], "type": "Microsoft.MachineLearningServices/workspaces/jobs"}
+            )
             created.setdefault("properties", {})["status"] = "NotStarted"
             return 201, created
         digest = re.search(r"[?&]hash=([0-9a-f]+)", r.url)
@@ -243,25 +257,34 @@ class OfflineTransport(HttpTransport):
             return 200, _code_version(path)
         if r.method == "PUT" and re.search(r"/environments/[^/]+/versions/[^/]+$", path) and isinstance(r.body, dict):
             name, version = path.split("/environments/", 1)[1].split("/versions/")
-            self.notes.append(f"trial.environment: a real submit registers the inline environment as {name}:{version} "
-                              "(PUT .../environments/...) before the job")
+            self.notes.append(
+                f"trial.environment: a real submit registers the inline environment as {name}:{version} "
+                "(PUT .../environments/...) before the job"
+            )
             return 200, {**r.body, "id": path, "name": version, "type": "environments/versions"}
         return 404, {"error": {"code": "NotFound", "message": "azsweep dry run: only the workspace can answer this"}}
 
 
 def _code_version(arm_id: str) -> dict[str, Any]:
-    return {"id": arm_id, "name": arm_id.rsplit("/", 1)[1], "type": "codes/versions",
-            "properties": {"codeUri": "https://offline.invalid/dry-run", "isAnonymous": True}}
+    return {
+        "id": arm_id,
+        "name": arm_id.rsplit("/", 1)[1],
+        "type": "codes/versions",
+        "properties": {"codeUri": "https://offline.invalid/dry-run", "isAnonymous": True},
+    }
 
 
 @contextlib.contextmanager
 def placeholder_uploads(notes: list[str]) -> Iterator[None]:
     """While active, azure-ai-ml's upload of local input files returns a placeholder datastore path (and notes it)."""
+
     def placeholder(*args: Any, **kwargs: Any) -> str:
         path = Path(str(kwargs.get("path", args[2] if len(args) > 2 else "")))
         datastore = kwargs.get("datastore_name") or "workspaceblobstore"
-        notes.append(f"inputs: {path} is uploaded to datastore {datastore} by a real submit; the body shows a "
-                     "placeholder path (the real one holds a fresh id)")
+        notes.append(
+            f"inputs: {path} is uploaded to datastore {datastore} by a real submit; the body shows a "
+            "placeholder path (the real one holds a fresh id)"
+        )
         return PLACEHOLDER_UPLOAD.format(datastore=datastore, name=path.name)
 
     # without the hook (a future azure-ai-ml) the upload asks for a datastore, which stays unanswered

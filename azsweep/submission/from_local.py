@@ -40,8 +40,10 @@ def from_local(name: str, *, keep_local_overrides: bool = False, settings: Setti
     folder = (settings or Settings.resolve()).folder(name)
     recorded = RecordedDefinition.load(folder)
     if recorded is None:
-        raise SubmitError(f"no local sweep named {name!r} with a recorded definition in {folder.root.parent} "
-                          "(AZSWEEP_HOME); run it with `azsweep run FILE` first, or check the name with `azsweep show`")
+        raise SubmitError(
+            f"no local sweep named {name!r} with a recorded definition in {folder.root.parent} "
+            "(AZSWEEP_HOME); run it with `azsweep run FILE` first, or check the name with `azsweep show`"
+        )
     props = recorded.props
     notes: list[str] = []
     source = recorded.source_path
@@ -52,11 +54,12 @@ def from_local(name: str, *, keep_local_overrides: bool = False, settings: Setti
             job = source
             notes.append(f"{name}: submitting {source}, the file it ran")
         else:
-            changed = sorted(yaml_name(k) for k in set(props) | set(current or {})
-                             if (current or {}).get(k) != props.get(k))
-            notes.append(f"{name}: {source} changed since it ran (differs in: {', '.join(changed) or 'the file'}); "
-                         f"submitting the definition that ran, rebuilt from its record (`azsweep submit {source}` "
-                         "submits the file as it is now)")
+            changed = sorted(yaml_name(k) for k in set(props) | set(current or {}) if (current or {}).get(k) != props.get(k))
+            notes.append(
+                f"{name}: {source} changed since it ran (differs in: {', '.join(changed) or 'the file'}); "
+                f"submitting the definition that ran, rebuilt from its record (`azsweep submit {source}` "
+                "submits the file as it is now)"
+            )
     elif source:
         notes.append(f"{name}: {source} no longer exists; submitting the definition that ran, rebuilt from its record")
     else:
@@ -72,8 +75,10 @@ def from_local(name: str, *, keep_local_overrides: bool = False, settings: Setti
     listed = ", ".join(f"{path}={value}" for path, value in items)
     label = "smoke run" if smoke else "local run"
     if not keep_local_overrides:
-        notes.append(f"{name}: not submitted, local-only overrides of the {label}: {listed} "
-                     "(the definition's own values go to Azure; --keep-local-overrides submits these)")
+        notes.append(
+            f"{name}: not submitted, local-only overrides of the {label}: {listed} "
+            "(the definition's own values go to Azure; --keep-local-overrides submits these)"
+        )
         return LocalDefinition(name, job, [], notes)
     items = [(path, _local_path(path, value)) for path, value in items]
     notes.append(f"{name}: submitting the {label}'s local-only overrides too: {listed}")
@@ -99,8 +104,10 @@ def _local_path(path: str, value: Any) -> Any:
         return value
     local = Path(str(value))
     if not local.exists():
-        raise SubmitError(f"--keep-local-overrides: {path[:-5]}={value} does not exist here (local overrides are recorded "
-                          "as given); run from the folder the local run started in")
+        raise SubmitError(
+            f"--keep-local-overrides: {path[:-5]}={value} does not exist here (local overrides are recorded "
+            "as given); run from the folder the local run started in"
+        )
     return str(local.resolve())
 
 

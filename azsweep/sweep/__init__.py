@@ -110,8 +110,10 @@ class QLogNormal(_LocalSampling, _azure.QLogNormal):
     __doc__ = _azure.QLogNormal.__doc__
 
 
-_LOCAL = {cls.__name__: cls for cls in (Choice, Randint, Uniform, LogUniform, QUniform, QLogUniform,
-                                          Normal, LogNormal, QNormal, QLogNormal)}
+_LOCAL = {
+    cls.__name__: cls
+    for cls in (Choice, Randint, Uniform, LogUniform, QUniform, QLogUniform, Normal, LogNormal, QNormal, QLogNormal)
+}
 
 
 def local_distribution(dist: Any) -> Any:
@@ -122,15 +124,29 @@ def local_distribution(dist: Any) -> Any:
     if cls is None:
         return dist
     if cls is Choice:
-        values = [
-            {k: local_distribution(v) for k, v in value.items()} if isinstance(value, dict) else value
-            for value in (dist.values or [])
-        ] if dist.values is not None else None
+        values = (
+            [
+                {k: local_distribution(v) for k, v in value.items()} if isinstance(value, dict) else value
+                for value in (dist.values or [])
+            ]
+            if dist.values is not None
+            else None
+        )
         return Choice(values=values)
     attrs = {k: v for k, v in vars(dist).items() if k != "type"}
     return cls(**attrs)
 
 
 __all__ += ["local_distribution"]
-_ = (BanditPolicy, BayesianSamplingAlgorithm, GridSamplingAlgorithm, MedianStoppingPolicy, Objective,
-     RandomSamplingAlgorithm, SamplingAlgorithm, SweepJob, SweepJobLimits, TruncationSelectionPolicy)
+_ = (
+    BanditPolicy,
+    BayesianSamplingAlgorithm,
+    GridSamplingAlgorithm,
+    MedianStoppingPolicy,
+    Objective,
+    RandomSamplingAlgorithm,
+    SamplingAlgorithm,
+    SweepJob,
+    SweepJobLimits,
+    TruncationSelectionPolicy,
+)

@@ -23,8 +23,16 @@ from azsweep.api import search_space_from
 from azsweep.samplers import BayesianSampler, Observation, SamplerNote
 from azsweep.space import Choice, Continuous
 
-METHODS = ("azsweep-bayesian", "azsweep-bayesian-c4", "azsweep-random", "azsweep-sobol",
-           "optuna-tpe", "optuna-tpe-mv", "optuna-gp", "hyperopt-tpe")
+METHODS = (
+    "azsweep-bayesian",
+    "azsweep-bayesian-c4",
+    "azsweep-random",
+    "azsweep-sobol",
+    "optuna-tpe",
+    "optuna-tpe-mv",
+    "optuna-gp",
+    "hyperopt-tpe",
+)
 
 
 @dataclass
@@ -63,9 +71,11 @@ def run(method: str, problem: Problem, seed: int, budget: int) -> Run:
 
 def _azsweep(algorithm: str) -> Callable[..., list[float]]:
     def go(problem: Problem, fn: _Timed, seed: int, budget: int) -> list[float]:
-        result = azsweep.optimize(fn, search_space=problem.space, goal="minimize", sampling_algorithm=algorithm,
-                                  max_total_trials=budget, seed=seed)
+        result = azsweep.optimize(
+            fn, search_space=problem.space, goal="minimize", sampling_algorithm=algorithm, max_total_trials=budget, seed=seed
+        )
         return [t.value for t in result.trials]
+
     return go
 
 
@@ -113,6 +123,7 @@ def _optuna(make: Callable[[int], Any]) -> Callable[..., list[float]]:
         study = optuna.create_study(sampler=make(seed), direction="minimize")
         study.optimize(lambda trial: fn(_optuna_suggest(trial, problem.space)), n_trials=budget)
         return [t.value for t in study.trials]
+
     return go
 
 
@@ -157,6 +168,7 @@ def hyperopt_space(space: dict[str, Any]) -> tuple[dict[str, Any], Callable[[dic
 
     def convert(values: dict[str, Any]) -> dict[str, Any]:
         return {k: int(round(v)) if k in integral else v for k, v in values.items()}
+
     return out, convert
 
 
@@ -165,8 +177,15 @@ def _hyperopt(problem: Problem, fn: _Timed, seed: int, budget: int) -> list[floa
 
     space, convert = hyperopt_space(problem.space)
     trials = Trials()
-    fmin(lambda p: fn(convert(p)), space, algo=tpe.suggest, max_evals=budget, trials=trials,
-         rstate=np.random.default_rng(seed), show_progressbar=False)
+    fmin(
+        lambda p: fn(convert(p)),
+        space,
+        algo=tpe.suggest,
+        max_evals=budget,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
     return list(trials.losses())
 
 

@@ -49,8 +49,15 @@ def _task(args: tuple[str, str, int, int]) -> dict[str, Any]:
     problem, method, seed, budget = args
     start = time.perf_counter()
     result = run(method, by_name(problem), seed, budget)
-    return {"problem": problem, "method": method, "seed": seed, "budget": budget, "values": result.values,
-            "sampler_seconds": round(result.sampler_seconds, 3), "wall_seconds": round(time.perf_counter() - start, 3)}
+    return {
+        "problem": problem,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "values": result.values,
+        "sampler_seconds": round(result.sampler_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - start, 3),
+    }
 
 
 def run_all(tasks: list[tuple[str, str, int, int]], workers: int, log: Path) -> None:
@@ -58,8 +65,11 @@ def run_all(tasks: list[tuple[str, str, int, int]], workers: int, log: Path) -> 
         with log.open("a") as f:
             f.write(json.dumps(row) + "\n")
         best = min(row["values"])
-        print(f"[{done}/{len(tasks)}] {row['problem']:16s} {row['method']:20s} seed {row['seed']:2d}: best {best:.6g} "
-              f"(sampler {row['sampler_seconds']:.1f} s, wall {row['wall_seconds']:.1f} s)", flush=True)
+        print(
+            f"[{done}/{len(tasks)}] {row['problem']:16s} {row['method']:20s} seed {row['seed']:2d}: best {best:.6g} "
+            f"(sampler {row['sampler_seconds']:.1f} s, wall {row['wall_seconds']:.1f} s)",
+            flush=True,
+        )
 
     if workers <= 1:
         for i, task in enumerate(tasks, 1):
@@ -95,12 +105,19 @@ def summarize(runs: list[dict[str, Any]], budgets: list[int], names: list[str], 
     for budget in budgets:
         for name in names:
             for method in methods:
-                regrets = [max(min(r["values"][:budget]) - optimum[name], 0.0) for r in runs
-                           if r["problem"] == name and r["method"] == method and len(r["values"]) >= budget]
+                regrets = [
+                    max(min(r["values"][:budget]) - optimum[name], 0.0)
+                    for r in runs
+                    if r["problem"] == name and r["method"] == method and len(r["values"]) >= budget
+                ]
                 if regrets:
                     q25, median, q75 = np.percentile(regrets, [25, 50, 75])
-                    table[f"{budget}|{name}|{method}"] = {"median": float(median), "q25": float(q25), "q75": float(q75),
-                                                          "n": len(regrets)}
+                    table[f"{budget}|{name}|{method}"] = {
+                        "median": float(median),
+                        "q25": float(q25),
+                        "q75": float(q75),
+                        "n": len(regrets),
+                    }
     return {"optimum": optimum, "regret": table, "goal": goal(table, budgets, names)}
 
 
@@ -161,8 +178,10 @@ def markdown(summary: dict[str, Any], budgets: list[int], names: list[str], meth
     table = summary["regret"]
     lines = []
     for budget in budgets:
-        lines.append(f"**Final regret after {budget} trials** — median [25th, 75th percentile] over {seeds} seeds "
-                     "(lower is better; best median in bold)\n")
+        lines.append(
+            f"**Final regret after {budget} trials** — median [25th, 75th percentile] over {seeds} seeds "
+            "(lower is better; best median in bold)\n"
+        )
         lines.append("| problem | " + " | ".join(methods) + " |")
         lines.append("|---" * (len(methods) + 1) + "|")
         for name in names:
@@ -181,20 +200,26 @@ def markdown(summary: dict[str, Any], budgets: list[int], names: list[str], meth
         lines.append("")
     g = summary["goal"]
     if g["problems"]:
-        lines.append(f"Goal at {g['budget']} trials on the {g['of']} main problems: azsweep bayesian has a lower median "
-                     f"regret than both Optuna TPE and Hyperopt TPE on **{g['beats_tpes']} of {g['of']}**, and is no "
-                     f"worse than Optuna's GPSampler on **{g['no_worse_than_gp']} of {g['of']}** (within 1% of random "
-                     "search's median regret).")
+        lines.append(
+            f"Goal at {g['budget']} trials on the {g['of']} main problems: azsweep bayesian has a lower median "
+            f"regret than both Optuna TPE and Hyperopt TPE on **{g['beats_tpes']} of {g['of']}**, and is no "
+            f"worse than Optuna's GPSampler on **{g['no_worse_than_gp']} of {g['of']}** (within 1% of random "
+            "search's median regret)."
+        )
         for each, lost in g["concurrency_lost_fraction_by_budget"].items():
             if lost:
                 worst = max(lost, key=lost.get)
-                lines.append(f"With 4 concurrent trials, at {each} trials it loses a median "
-                             f"{max(float(np.median(list(lost.values()))), 0.0):.0%} of its advantage over random search "
-                             f"(most on {worst}: {max(lost[worst], 0.0):.0%}).")
+                lines.append(
+                    f"With 4 concurrent trials, at {each} trials it loses a median "
+                    f"{max(float(np.median(list(lost.values()))), 0.0):.0%} of its advantage over random search "
+                    f"(most on {worst}: {max(lost[worst], 0.0):.0%})."
+                )
         lines.append("")
     svc = summary["optimum"].get("svc-digits", math.nan)
-    lines.append("\\* variant with quniform / choice dimensions (not one of the six main problems). "
-                 f"svc-digits: regret from the best cross-validated error any run found ({svc:.4g}).")
+    lines.append(
+        "\\* variant with quniform / choice dimensions (not one of the six main problems). "
+        f"svc-digits: regret from the best cross-validated error any run found ({svc:.4g})."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -232,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         by_name(n)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
-          f"threads per process: {os.environ['OMP_NUM_THREADS']}", flush=True)
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
+        f"threads per process: {os.environ['OMP_NUM_THREADS']}",
+        flush=True,
+    )
 
     speed = None
     if not args.no_speed:
@@ -250,8 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         log.unlink()
     budget = max(budgets)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    tasks = [(n, m, s, budget) for s in seeds for n in names for m in methods
-             if len(existing.get((n, m, s), {}).get("values", [])) < budget]
+    tasks = [
+        (n, m, s, budget)
+        for s in seeds
+        for n in names
+        for m in methods
+        if len(existing.get((n, m, s), {}).get("values", [])) < budget
+    ]
     if existing:
         print(f"reusing {len(existing)} runs from {log}; {len(tasks)} to run", flush=True)
     run_all(tasks, args.workers, log)
@@ -263,10 +296,20 @@ def main(argv: list[str] | None = None) -> int:
     if speed is None and (args.out / "speed.json").exists():
         speed = json.loads((args.out / "speed.json").read_text())
     (args.out / "results.md").write_text(text + ("\n" + speed["markdown"] if speed else ""))
-    (args.out / "results.json").write_text(json.dumps({
-        "seeds": list(seeds), "budgets": budgets, "problems": names, "methods": shown, "summary": summary, "speed": speed,
-        "runs": "runs.jsonl",  # one line per run: every trial's value, in proposal order
-    }, indent=1))
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "seeds": list(seeds),
+                "budgets": budgets,
+                "problems": names,
+                "methods": shown,
+                "summary": summary,
+                "speed": speed,
+                "runs": "runs.jsonl",  # one line per run: every trial's value, in proposal order
+            },
+            indent=1,
+        )
+    )
     print(text)
     if speed:
         print(speed["markdown"])

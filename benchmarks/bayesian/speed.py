@@ -22,14 +22,19 @@ from azsweep.sweep import Choice, QUniform, Uniform
 
 N_TRIALS = 200
 UNIFORM_SPACE = {f"x{i}": Uniform(0, 1) for i in range(6)}
-MIXED_SPACE = {"x0": Uniform(0, 1), "x1": Uniform(0, 1), "x2": Uniform(0, 1), "x3": Uniform(0, 1),
-               "x4": QUniform(0, 10, 1), "x5": Choice(["a", "b", "c", "d"])}
+MIXED_SPACE = {
+    "x0": Uniform(0, 1),
+    "x1": Uniform(0, 1),
+    "x2": Uniform(0, 1),
+    "x3": Uniform(0, 1),
+    "x4": QUniform(0, 10, 1),
+    "x5": Choice(["a", "b", "c", "d"]),
+}
 _LEVELS = {"a": 0.15, "b": 0.45, "c": 0.65, "d": 0.9}
 
 
 def _value(p: dict[str, Any]) -> float:
-    x = [p[f"x{i}"] for i in range(4)] + [p["x4"] / 10 if isinstance(p["x4"], int) else p["x4"],
-                                           _LEVELS.get(p["x5"], p["x5"])]
+    x = [p[f"x{i}"] for i in range(4)] + [p["x4"] / 10 if isinstance(p["x4"], int) else p["x4"], _LEVELS.get(p["x5"], p["x5"])]
     return hartmann6(np.array(x, dtype=float))
 
 
@@ -104,11 +109,25 @@ def time_hyperopt(space: dict[str, Any], configs: list[dict[str, Any]], repeats:
     for r in range(repeats):
         trials = Trials()
         # 200 random trials first (hyperopt cannot be handed arbitrary finished trials simply)
-        fmin(lambda p: _value(convert(p)), hspace, algo=rand.suggest, max_evals=N_TRIALS, trials=trials,
-             rstate=np.random.default_rng(r), show_progressbar=False)
+        fmin(
+            lambda p: _value(convert(p)),
+            hspace,
+            algo=rand.suggest,
+            max_evals=N_TRIALS,
+            trials=trials,
+            rstate=np.random.default_rng(r),
+            show_progressbar=False,
+        )
         start = time.perf_counter()
-        fmin(lambda p: _value(convert(p)), hspace, algo=tpe.suggest, max_evals=N_TRIALS + 1, trials=trials,
-             rstate=np.random.default_rng(r), show_progressbar=False)
+        fmin(
+            lambda p: _value(convert(p)),
+            hspace,
+            algo=tpe.suggest,
+            max_evals=N_TRIALS + 1,
+            trials=trials,
+            rstate=np.random.default_rng(r),
+            show_progressbar=False,
+        )
         times.append(time.perf_counter() - start)
     return _median_ms(times)
 
@@ -125,12 +144,16 @@ def measure(repeats: int = 7) -> dict[str, Any]:
             "Hyperopt TPE": time_hyperopt(space, configs, repeats),
         }
         out["ms"][label] = row
-        print(f"one proposal after {N_TRIALS} trials, {label}: "
-              + ", ".join(f"{k} {v:.1f} ms" for k, v in row.items()), flush=True)
+        print(
+            f"one proposal after {N_TRIALS} trials, {label}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in row.items()), flush=True
+        )
     samplers = list(next(iter(out["ms"].values())))
-    lines = [f"**Time of one proposal after {N_TRIALS} finished trials** (median of {repeats} fresh samplers, ms, "
-             "one thread, measured in the same run)\n",
-             "| space | " + " | ".join(samplers) + " |", "|---" * (len(samplers) + 1) + "|"]
+    lines = [
+        f"**Time of one proposal after {N_TRIALS} finished trials** (median of {repeats} fresh samplers, ms, "
+        "one thread, measured in the same run)\n",
+        "| space | " + " | ".join(samplers) + " |",
+        "|---" * (len(samplers) + 1) + "|",
+    ]
     for label, row in out["ms"].items():
         lines.append(f"| {label} | " + " | ".join(f"{row[s]:.0f}" for s in samplers) + " |")
     out["markdown"] = "\n".join(lines) + "\n"

@@ -51,8 +51,12 @@ def convergence_rate(lr: float, momentum: float, optimizer: str) -> float:
 
 def main() -> None:
     args = parse_args()
-    hyperparameters = {"learning_rate": args.learning_rate, "momentum": args.momentum,
-                       "optimizer": args.optimizer, "layers": args.layers}
+    hyperparameters = {
+        "learning_rate": args.learning_rate,
+        "momentum": args.momentum,
+        "optimizer": args.optimizer,
+        "layers": args.layers,
+    }
     print(f"training with {hyperparameters} for {args.epochs} epochs", flush=True)
 
     # Small noise, seeded by the configuration: the same hyperparameters give the same curve.
@@ -72,8 +76,11 @@ def main() -> None:
         time.sleep(max(0.0, EPOCH_SECONDS - (time.perf_counter() - began)))
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    model = {"hyperparameters": hyperparameters, "weights": rng.standard_normal(args.layers + 1).round(4).tolist(),
-             "val_loss": val_loss}
+    model = {
+        "hyperparameters": hyperparameters,
+        "weights": rng.standard_normal(args.layers + 1).round(4).tolist(),
+        "val_loss": val_loss,
+    }
     (args.output_dir / "model.json").write_text(json.dumps(model, indent=2))
     print(f"saved {args.output_dir / 'model.json'} (final val_loss {val_loss:.4f})", flush=True)
 
