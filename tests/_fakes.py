@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from azsweep.runner.record import JobStatus
-from azsweep.runner.tracking import RunState
+from azsweep.runner.tracking import RunState, param_tag
 
 
 class FakeClock:
@@ -44,14 +44,17 @@ class FakeClock:
 
 @dataclass
 class Script:
-    """What a fake trial does: logs ``values`` of the metric one per second, then exits with ``exit_code``
-    one second after the last (``hang``: never exits by itself; ``ignore_sigterm``: only SIGKILL ends it)."""
+    """What a fake trial does: writes ``output`` to its log and logs ``params`` at once (as a script's own
+    ``mlflow.log_param``), then ``values`` of the metric one per second, then exits with ``exit_code`` one
+    second after the last (``hang``: never exits by itself; ``ignore_sigterm``: only SIGKILL ends it)."""
 
     values: list[float] = field(default_factory=list)
     exit_code: int = 0
     hang: bool = False
     ignore_sigterm: bool = False
     metric: str = "loss"
+    params: dict[str, str] = field(default_factory=dict)
+    output: str = ""
 
 
 @dataclass
@@ -72,6 +75,7 @@ class FakeProcess:
         self.logged = 0
         self.code: int | None = None
         self.terminated = False
+        launcher.store.log_params(run_id, script.params)  # what the script logs itself, before any metric
 
     def _advance(self) -> None:
         if self.code is not None:
@@ -121,7 +125,10 @@ class FakeLauncher:
     def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> FakeProcess:
         self.launched.append(Launched(command, dict(env), cwd, log_path))
         params = {k.removeprefix("AZUREML_SWEEP_"): v for k, v in env.items() if k.startswith("AZUREML_SWEEP_")}
-        process = FakeProcess(self, self.behaviour(int(env["AZSWEEP_TRIAL_INDEX"]), params), env["MLFLOW_RUN_ID"])
+        script = self.behaviour(int(env["AZSWEEP_TRIAL_INDEX"]), params)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(script.output)
+        process = FakeProcess(self, script, env["MLFLOW_RUN_ID"])
         self.processes.append(process)
         self.running.add(process)
         self.most_at_once = max(self.most_at_once, len(self.running))
@@ -164,18 +171,21 @@ class MemoryStore:
         return self._create(experiment_id, sweep_name, {"azsweep.sweep": sweep_name, **tags})
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
-        self.runs[run_id].params.update({k: str(v) for k, v in values.items()})
+        """As MLflow: a param logged again with other text is refused."""
+        params = self.runs[run_id].params
+        for k, v in values.items():
+            if params.setdefault(k, str(v)) != str(v):
+                raise ValueError(f"Changing param values is not allowed: {k!r} is {params[k]!r}, not {str(v)!r}")
 
     def start_child(
         self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
     ) -> str:
-        run_id = self._create(
-            experiment_id,
-            f"{sweep_name}_{index}",
-            {"mlflow.parentRunId": parent_id, "azsweep.trial": str(index), "azsweep.attempt": str(attempt)},
-        )
-        self.log_params(run_id, params)
-        return run_id
+        tags = {"mlflow.parentRunId": parent_id, "azsweep.trial": str(index), "azsweep.attempt": str(attempt)}
+        return self._create(experiment_id, f"{sweep_name}_{index}", {**tags, **{param_tag(k): str(v) for k, v in params.items()}})
+
+    def log_missing_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        have = self.runs[run_id].params
+        self.log_params(run_id, {k: v for k, v in values.items() if k not in have})
 
     def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None:
         self.set_tags(run_id, tags or {})
@@ -256,3 +266,19 @@ def make_trial(
         intervals=fields.pop("intervals", 1),
         **fields,
     )
+
+
+def make_definition(search_space: dict[str, list[Any]], command: str = "", *, name: str = "v") -> Any:
+    """A ``RecordedDefinition`` made by hand, its search space in REST form (``{"lr": ["loguniform", [-9, -2]]}``)."""
+    from azsweep.runner.record import RecordedDefinition
+
+    command = command or "python train.py " + " ".join(f"--{k} ${{{{search_space.{k}}}}}" for k in search_space)
+    props = {
+        "searchSpace": search_space,
+        "samplingAlgorithm": {"samplingAlgorithmType": "Random"},
+        "objective": {"goal": "minimize", "primaryMetric": "loss"},
+        "trial": {"command": command, "codeId": "src"},
+        "limits": {"maxTotalTrials": 10, "maxConcurrentTrials": 1},
+        "jobType": "Sweep",
+    }
+    return RecordedDefinition(name=name, props=props, effective=props, base_dir=".")

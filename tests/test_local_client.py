@@ -11,7 +11,7 @@ from azure.ai.ml import command
 from azure.ai.ml.sweep import Choice, Uniform
 
 from azsweep import LocalClient
-from azsweep.errors import SweepFailed
+from azsweep.errors import ArgumentError, SweepFailed
 from azsweep.report import load_view
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,9 @@ def test_create_or_update_with_the_name_of_an_interrupted_sweep_resumes_it(clien
     assert sorted(t.name for t in trials) == [f"resume-me_{i}" for i in range(4)]
     assert {t.status for t in trials} == {"Completed"}
     assert client.jobs.get("resume-me").status == "Completed"
-    # asked again once finished: the job as it ended, nothing re-run
+    # asked again once finished: refused (as Azure refuses a job name that is taken), nothing re-run
     finished = node(wait=0.0)
     finished.name = "resume-me"
-    assert client.jobs.create_or_update(finished).status == "Completed"
+    with pytest.raises(ArgumentError, match=r"^name: the local sweep 'resume-me' has already ended \(Completed\)"):
+        client.jobs.create_or_update(finished)
+    assert sorted(t.name for t in client.jobs.list(parent_job_name="resume-me")) == [f"resume-me_{i}" for i in range(4)]

@@ -204,3 +204,115 @@ def test_each_trial_gets_its_command_seed_and_the_runners_python_first_on_path(h
     assert launched[0].env["AZSWEEP_TRIAL_SEED"] != launched[1].env["AZSWEEP_TRIAL_SEED"]
     assert launched[0].env["AZSWEEP_HOME"] == str(harness.folder.home)
     assert harness.folder.trial("s_1").command.read_text().strip() == launched[1].command
+
+
+# -- sampled values, failures, Azure's early failure rule ------------------------------------------
+
+CRASH = 'epoch 1\nTraceback (most recent call last):\n  File "train.py", line 3, in <module>\nValueError: bad x\n'
+
+
+def crashes(i: int, _: dict[str, str]) -> Script:
+    return Script([0.1], exit_code=1, output=CRASH.replace("bad x", f"bad x {i}"))
+
+
+def test_sampled_values_are_tags_and_the_scripts_own_params_win(harness: Harness) -> None:
+    # trial 0 logs x itself (as an int: other text than the sampled 1.0) and a param of its own; trial 1 logs none
+    record = harness.run(make_spec([1.0, 2.0]), lambda i, p: Script([1.0], params={"x": "1", "seed": "7"} if i == 0 else {}))
+    own, plain = (harness.store.runs[t.run_id] for t in record.trials)
+    assert own.tags["azsweep.param.x"] == "1.0" and plain.tags["azsweep.param.x"] == "2.0"
+    assert own.params == {"x": "1", "seed": "7"}  # the script's own text, untouched
+    assert plain.params == {"x": "2.0"}  # logged when the trial ended, for the UI's Parameters column
+    assert record.status == JobStatus.COMPLETED
+
+
+def test_a_failed_trial_is_never_the_best(harness: Harness) -> None:
+    # trial 0 logs the best value, then crashes; trial 1 logs a worse value and completes
+    behaviour = {0: Script([0.1], exit_code=1), 1: Script([0.5])}
+    record = harness.run(make_spec([0, 1], concurrent=2), lambda i, _: behaviour[i])
+    assert record.trials[0].score == 0.1 and record.trials[0].status == JobStatus.FAILED
+    assert record.status == JobStatus.COMPLETED and record.best_trial == "s_1" and record.best_score == 0.5
+    parent = harness.store.runs[record.parent_run_id]
+    assert parent.tags["best_child_run_id"] == record.trials[1].run_id
+
+
+def test_the_live_best_moves_off_a_trial_that_fails(harness: Harness) -> None:
+    # concurrent: trial 0 logs 0.1 at 1 s and crashes at 3 s; trial 1 logs 0.5 at 1 s and runs on
+    behaviour = {0: Script([0.1, 0.1], exit_code=1), 1: Script([0.5] * 6)}
+    bests: list[tuple[float, str | None]] = []
+    record = harness.run(
+        make_spec([0, 1], concurrent=2),
+        lambda i, _: behaviour[i],
+        before=lambda r: setattr(r, "on_event", lambda kind, rec, t: bests.append((harness.clock.now, rec.best_trial))),
+    )
+    assert ("s_0" in [b for _, b in bests]) and bests[-1][1] == "s_1"  # s_0 was the best while it ran
+    assert record.best_trial == "s_1"
+
+
+def test_every_trial_failing_fails_the_sweep_naming_each_trial_its_log_and_its_exception(harness: Harness) -> None:
+    record = harness.run(make_spec([0, 1], concurrent=2), crashes)
+    assert record.status == JobStatus.FAILED and record.best_trial is None and record.best_score is None
+    lines = record.message.splitlines()
+    assert lines[0] == "no trial succeeded: all 2 trial(s) failed:"
+    for i, line in enumerate(lines[1:]):
+        log = harness.folder.trial(f"s_{i}").log
+        assert line == f"  s_{i} (exited with code 1): ValueError: bad x {i}; log: {log}"
+    parent = harness.store.runs[record.parent_run_id]
+    assert parent.status == "FAILED" and parent.tags["azsweep.message"] == record.message
+    assert "best_child_run_id" not in parent.tags
+
+
+def test_a_first_wave_that_all_failed_stops_the_sweep(harness: Harness) -> None:
+    record = harness.run(make_spec(list(range(8)), concurrent=3), crashes)
+    assert len(harness.launchers[0].launched) == 3  # the first wave only: no more launches
+    assert [t.status for t in record.trials] == [JobStatus.FAILED] * 3
+    assert record.status == JobStatus.FAILED and record.best_trial is None
+    first, *trials, hint = record.message.splitlines()
+    assert first.startswith("every trial of the first wave failed (the first 3: max_concurrent_trials)")
+    assert "keep_going=True" in hint and "azsweep run --keep-going" in hint
+    assert [t.split()[0] for t in trials] == ["s_0", "s_1", "s_2"] and all("ValueError: bad x" in t for t in trials)
+    assert harness.store.runs[record.parent_run_id].status == "FAILED"
+
+
+def test_trials_started_while_the_first_wave_was_failing_are_canceled(harness: Harness) -> None:
+    # trial 0 crashes at 1 s, so trial 2 starts; trial 1 crashes at 3 s: the whole first wave failed
+    behaviour = {0: Script([], exit_code=1), 1: Script([1.0, 1.0], exit_code=1)}
+    record = harness.run(make_spec(list(range(6)), concurrent=2), lambda i, _: behaviour.get(i, Script([1.0] * 5)))
+    assert [t.status for t in record.trials] == [JobStatus.FAILED, JobStatus.FAILED, JobStatus.CANCELED]
+    assert record.trials[2].reason.startswith("canceled: every trial of the first wave failed")
+    assert harness.launchers[0].processes[2].terminated
+    assert record.status == JobStatus.FAILED and record.message.startswith("every trial of the first wave failed")
+
+
+def test_keep_going_runs_every_trial_when_the_first_wave_failed(harness: Harness) -> None:
+    spec = make_spec(list(range(6)), concurrent=2)
+    record = harness.run(spec, crashes, before=lambda r: setattr(r, "keep_going", True))
+    assert len(record.trials) == 6 and all(t.status == JobStatus.FAILED for t in record.trials)
+    assert record.status == JobStatus.FAILED and record.message.startswith("no trial succeeded: all 6 trial(s) failed:")
+
+
+def test_keep_going_a_later_success_completes_the_sweep(harness: Harness) -> None:
+    spec = make_spec(list(range(4)), concurrent=2)
+    record = harness.run(
+        spec, lambda i, p: Script([2.0]) if i == 3 else crashes(i, p), before=lambda r: setattr(r, "keep_going", True)
+    )
+    assert record.status == JobStatus.COMPLETED and record.best_trial == "s_3"
+
+
+def test_a_first_wave_with_one_success_runs_on(harness: Harness) -> None:
+    record = harness.run(make_spec(list(range(6)), concurrent=3), lambda i, p: Script([1.0]) if i == 2 else crashes(i, p))
+    assert len(record.trials) == 6  # every trial ran, though all but one failed
+    assert record.status == JobStatus.COMPLETED and record.best_trial == "s_2"
+
+
+def test_a_sweep_of_one_wave_that_failed_says_no_trial_succeeded(harness: Harness) -> None:
+    record = harness.run(make_spec([0, 1], concurrent=4), crashes)
+    assert record.status == JobStatus.FAILED and record.message.startswith("no trial succeeded: all 2 trial(s) failed:")
+
+
+def test_failed_trials_are_named_with_the_missing_metric(harness: Harness) -> None:
+    # trial 0 crashes; trial 1 completes but logs another metric: today's message, then the failed trial
+    behaviour = {0: crashes(0, {}), 1: Script([1.0], metric="val_loss")}
+    record = harness.run(make_spec([0, 1], concurrent=2), lambda i, _: behaviour[i])
+    first, *failed = record.message.splitlines()
+    assert first == "no trial logged the primary metric 'loss'; the trials logged: loss, val_loss; failed:"
+    assert len(failed) == 1 and failed[0].startswith("  s_0 (exited with code 1): ValueError: bad x 0; log: ")

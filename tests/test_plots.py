@@ -236,12 +236,18 @@ def _view(trials: list[Trial], best: str | None, goal: str = "minimize") -> Swee
 
 def test_charts_of_a_sweep_without_any_score_still_render(tmp_path: Path) -> None:
     trials = [make_trial(i, None, {"x": str(i)}, status="Failed", intervals=0, reason="crashed") for i in range(3)]
-    charts, page = render_report(_view(trials, None), {t.name: [] for t in trials}, tmp_path)
+    view, curves = _view(trials, None), {t.name: [] for t in trials}
+    charts, page = render_report(view, curves, tmp_path)
     for chart in charts:
         assert_sensible_png(chart.path)
-    assert [c.counts.get("scored", 0) for c in charts] == [0, 0, 0]
-    assert charts[0].counts["unscored"] == 3 and charts[1].counts["unscored"] == 3 and charts[2].series == 0
-    assert page.is_file()
+    # no trial logged a value: curves.png is skipped (issue 13), with a note on the page; the other charts render
+    assert [c.name for c in charts] == ["parallel_coordinates", "metric_by_trial"]
+    assert [c.counts.get("scored", 0) for c in charts] == [0, 0]
+    assert charts[0].counts["unscored"] == 3 and charts[1].counts["unscored"] == 3
+    assert page.is_file() and "curves.png skipped" in page.read_text()
+    empty = plot_curves(view, curves, tmp_path / "curves.png")  # drawn anyway, it renders, empty
+    assert_sensible_png(empty.path)
+    assert empty.series == 0
 
 
 def test_nan_and_inf_values_do_not_break_the_curves(tmp_path: Path) -> None:

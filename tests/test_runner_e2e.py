@@ -226,12 +226,13 @@ def test_failures_and_missing_metrics_are_recorded_and_the_sweep_goes_on(tmp_pat
         {
             "trial": {"command": "python train.py ${{search_space.mode}}"},
             "sampling_algorithm": "grid",
-            "search_space": {"mode": {"type": "choice", "values": ["crash", "other", "ok"]}},
+            # one at a time: the first wave is the first trial, which must not fail (Azure's early failure rule)
+            "search_space": {"mode": {"type": "choice", "values": ["other", "crash", "ok"]}},
             "limits": {"max_total_trials": 10, "max_concurrent_trials": 1},
         },
     )
     record = run_sweep(path, "failures-e2e")
-    crash, other, ok = record.trials  # grid: exhausted after 3 of 10
+    other, crash, ok = record.trials  # grid: exhausted after 3 of 10
     assert crash.status == "Failed" and "exited with code 3" in crash.reason
     assert other.status == "Completed" and other.score is None
     assert "'loss'" in other.reason and "val_loss" in other.reason
@@ -429,3 +430,119 @@ def test_policy_reports_when_it_cannot_apply_yet(tmp_path: Path, monkeypatch: py
     assert [t.status for t in record.trials] == ["Completed", "Completed"]  # never stopped without a value
     assert len(record.notes) == 2
     assert all("cannot be applied yet" in n and "'loss'" in n for n in record.notes)
+
+
+OWN_PARAMS_SCRIPT = """
+import argparse, mlflow
+p = argparse.ArgumentParser()
+for name in ("--C", "--n", "--style", "--unlogged"):
+    p.add_argument(name)
+a = p.parse_args()
+if a.style == "own":  # the swept values, logged by the script with other text than the sampled '1.0' and '3'
+    mlflow.log_param("C", int(float(a.C)))
+    mlflow.log_param("n", float(a.n))
+else:  # as mlflow.autolog() does: every parameter of the model in one batch
+    mlflow.log_params({"C": int(float(a.C)), "n": float(a.n), "solver": "lbfgs", "max_iter": 100})
+mlflow.log_metric("loss", float(a.C) + float(a.n))
+"""
+
+
+def test_a_script_that_logs_the_swept_values_itself_runs_and_the_sampled_values_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(
+        tmp_path,
+        OWN_PARAMS_SCRIPT,
+        {
+            "trial": {
+                "command": "python train.py --C ${{search_space.C}} --n ${{search_space.n}} --style ${{search_space.style}} "
+                "--unlogged ${{search_space.unlogged}}"
+            },
+            "sampling_algorithm": "grid",
+            "search_space": {
+                "C": {"type": "choice", "values": [1.0, 2.0]},
+                "n": {"type": "choice", "values": [3]},
+                "style": {"type": "choice", "values": ["own", "autolog"]},
+                "unlogged": {"type": "choice", "values": ["u"]},
+            },
+            "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
+        },
+    )
+    assert main(["run", str(path), "--name", "own-params-e2e", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "Completed" and [t["status"] for t in summary["trials"]] == ["Completed"] * 4
+    view = load_view("own-params-e2e")
+    client = Tracker().client
+    for trial in view.trials:
+        sampled = trial.params
+        assert set(sampled) == {"C", "n", "style", "unlogged"} and sampled["C"] in ("1.0", "2.0") and sampled["n"] == "3"
+        run = client.get_run(trial.run_id)
+        assert {k: v for k, v in run.data.tags.items() if k.startswith("azsweep.param.")} == {
+            f"azsweep.param.{k}": v for k, v in sampled.items()
+        }
+        # the script's own text wins; a sampled value the script did not log is logged when the trial ends
+        assert run.data.params["C"] == sampled["C"][0] and run.data.params["n"] == "3.0"
+        assert run.data.params["unlogged"] == "u" and run.data.params["style"] == sampled["style"]
+        extra = {"solver": "lbfgs", "max_iter": "100"} if sampled["style"] == "autolog" else {}
+        assert trial.logged_params == extra
+    # show gives the sampled values, not the script's text
+    assert main(["show", "own-params-e2e", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["trials"]
+    assert sorted((t["params"]["C"], t["params"]["style"]) for t in shown) == [
+        ("1.0", "autolog"),
+        ("1.0", "own"),
+        ("2.0", "autolog"),
+        ("2.0", "own"),
+    ]
+    # the sampled values are searchable in MLflow
+    found = client.search_runs([view.experiment_id], "tags.\"azsweep.param.C\" = '2.0'")
+    assert sorted(r.info.run_id for r in found) == sorted(t.run_id for t in view.trials if t.params["C"] == "2.0")
+    # a run recorded before the param tags: its params are the sampled values
+    old = view.trials[0]
+    for key in [k for k in client.get_run(old.run_id).data.tags if k.startswith("azsweep.param.")]:
+        client.delete_tag(old.run_id, key)
+    again = next(t for t in load_view("own-params-e2e").trials if t.run_id == old.run_id)
+    assert again.params == client.get_run(old.run_id).data.params and again.logged_params == {}
+
+
+CRASH_SCRIPT = """
+import sys
+print("loading data", flush=True)
+raise ValueError(f"cannot read the data for x={sys.argv[1]}")
+"""
+
+
+def test_run_cli_stops_a_sweep_whose_first_wave_failed_and_names_each_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from azsweep.runner import prepare
+
+    path = write_sweep(
+        tmp_path,
+        CRASH_SCRIPT,
+        {
+            "trial": {"command": "python train.py ${{search_space.x}}"},
+            "search_space": {"x": {"type": "uniform", "min_value": 0, "max_value": 1}},
+            "limits": {"max_total_trials": 6, "max_concurrent_trials": 2},
+        },
+    )
+    assert main(["run", str(path), "--name", "first-wave-e2e"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "every trial of the first wave failed (the first 2" in err and "--keep-going" in err
+    view = load_view("first-wave-e2e")
+    assert view.status == "Failed" and view.best_trial is None
+    assert [t.status for t in view.trials[:2]] == ["Failed", "Failed"]
+    # stopped after the first wave: a trial started while it was failing (at most one) was canceled
+    assert len(view.trials) <= 3 and all(t.status == "Canceled" for t in view.trials[2:])
+    for trial in view.trials[:2]:
+        assert f"{trial.name} (exited with code 1): ValueError: cannot read the data for x=" in err
+        assert f"log: {trial.log}" in err and str(trial.log).endswith("user_logs/std_log.txt")
+    assert Tracker().client.get_run(view.parent_run_id).info.status == "FAILED"
+
+    # --keep-going runs every trial; a sweep in which no trial succeeded is Failed all the same
+    assert main(["run", str(path), "--name", "keep-going-e2e", "--keep-going", "--max-total-trials", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "no trial succeeded: all 4 trial(s) failed:" in err and "first wave" not in err
+    view = load_view("keep-going-e2e")
+    assert [t.status for t in view.trials] == ["Failed"] * 4 and view.status == "Failed"
+    assert prepare(path, name="keep-going-e2e", resume=True).keep_going  # recorded: a resume keeps it

@@ -13,7 +13,7 @@ import yaml
 
 from azsweep.cli import main
 from azsweep.runner import Tracker, Trial
-from azsweep.runner.smoke import SMOKE_TRIAL_TIMEOUT, smoke_limits, smoke_problems, verdict
+from azsweep.runner.smoke import SMOKE_TRIAL_TIMEOUT, last_line, smoke_limits, smoke_problems, verdict
 from azsweep.spec import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +106,67 @@ def test_verdict_passes_when_every_trial_logged_the_metric(tmp_path: Path):
     spec = SimpleNamespace(objective=SimpleNamespace(primary_metric="val_loss"), limits=Limits(2, 2, trial_timeout=300))
     passed, lines = verdict("sweep.yml", record, spec, lambda run_id: ["val_loss"])
     assert passed and lines == ["sweep.yml: smoke: ok: 2 trial(s) ran the command and logged 'val_loss' (best 0.25)"]
+
+
+MLFLOW_CRASH = """\
+starting
+Traceback (most recent call last):
+  File "train.py", line 4, in <module>
+    mlflow.log_param("C", int(args.C))
+  File "/venv/lib/python3.11/site-packages/mlflow/tracking/fluent.py", line 983, in log_param
+    return MlflowClient().log_param(run_id, key, value, synchronous=synchronous)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+mlflow.exceptions.MlflowException: Changing param values is not allowed. Param with key='C' was already logged \
+with value='1.0' for run ID='abc'. Attempted logging new value '1'.
+
+The cause of this error is typically due to repeated calls
+to an individual run_id event logging.
+
+Incorrect Example:
+---------------------------------------
+with mlflow.start_run():
+    mlflow.log_param("depth", 3)
+---------------------------------------
+
+Which will create a new nested run for each individual
+model and prevent parameter key collisions within the
+tracking store.
+"""
+CHAINED = """\
+Traceback (most recent call last):
+  File "train.py", line 2, in <module>
+KeyError: 'lr'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "train.py", line 4, in <module>
+    raise ValueError("no learning rate")
+ValueError: no learning rate
+Exception ignored in atexit callback: <function flush at 0x7f>
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        (
+            MLFLOW_CRASH,
+            "mlflow.exceptions.MlflowException: Changing param values is not allowed. Param with key='C' was already "
+            "logged with value='1.0' for run ID='abc'. Attempted logging new value '1'.",
+        ),
+        (CHAINED, "ValueError: no learning rate"),  # the last traceback's exception, not what came after it
+        ("loading\nerror: CUDA out of memory\n\n", "error: CUDA out of memory"),  # no traceback: the last line
+        ("x" * 100_000 + "\nTraceback (most recent call last):\n  File 'a'\nOSError: disk full\n", "OSError: disk full"),
+        ("Traceback (most recent call last):\n  File 'a'\n" + "x" * 400 + ": long\n", "x" * 300),  # cut to 300
+        ("", ""),
+    ],
+)
+def test_last_line_is_the_exception_of_a_python_crash(tmp_path: Path, log: str, expected: str):
+    path = tmp_path / "std_log.txt"
+    path.write_text(log)
+    assert last_line(path) == expected
+    assert last_line(tmp_path / "missing.txt") == ""
 
 
 # --- end to end: real trial processes -----------------------------------------------------------

@@ -25,6 +25,7 @@ def add_parsers(sub: Any) -> None:
         help="replace an input (e.g. a remote dataset) with a local path or value",
     )
     p.add_argument("--json", action="store_true", help="print a machine-readable summary instead of tables")
+    p.add_argument("--all-params", action="store_true", help="the final table: every param logged, not only the swept ones")
     p.add_argument(
         "--resume", action="store_true", help="continue the interrupted sweep --name NAME (start it when it does not exist yet)"
     )
@@ -33,10 +34,17 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="a short check run (2 trials, short timeouts) that fails when a trial crashes or never logs the primary metric",
     )
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run on when every trial of the first wave (the first max_concurrent_trials) failed; "
+        "by default the sweep then stops, Failed, as on Azure",
+    )
 
     p = sub.add_parser("show", help="the trials of a local sweep, best first")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--all-params", action="store_true", help="every param the trials logged, not only the swept ones")
 
     p = sub.add_parser("replay", help="what an early-termination policy would have stopped in a recorded sweep")
     p.add_argument("name", metavar="NAME")
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from azsweep.runner import Settings, prepare, run_prepared
 
     err = cli.console(stderr=True)
+    err.soft_wrap = True  # a failed trial's log path stays on one line, as printed
     if args.resume and not args.name:
         return cli.usage("--resume needs --name NAME (the sweep to continue)")
     settings = Settings.resolve()
@@ -77,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             inputs=_parse_inputs(args.input),
             resume=args.resume,
             smoke=args.smoke,
+            keep_going=args.keep_going,
         )
     except DefinitionError as exc:
         for p in exc.problems:
@@ -111,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         for line in lines:
             print(line, file=sys.stderr)
         return cli.EXIT_OK if passed else cli.EXIT_FAILED
-    return code
+    return cli.EXIT_FAILED if record.status == "Failed" else code
 
 
 def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: Any) -> int:
@@ -121,11 +131,12 @@ def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: A
 
     view = load_view(name, Tracker.for_settings(settings, uri), settings=settings)
     if args.json:
-        print(json.dumps(view_json(view), default=str))
+        print(json.dumps(view_json(view, all_params=args.all_params), default=str))
     else:
-        cli.console().print(trials_table(view, limit=20))
-        _print_footer(err, view, uri)
-    if view.best_trial is None and not args.smoke:
+        cli.console().print(trials_table(view, limit=20, all_params=args.all_params))
+        failing = (view.best_trial is None or view.status == "Failed") and not args.smoke
+        _print_footer(err, view, uri, message=not failing)  # a failure's message is the error line below
+    if (view.best_trial is None or view.status == "Failed") and not args.smoke:
         err.print(
             f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
             markup=False,
@@ -135,14 +146,14 @@ def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: A
     return cli.EXIT_OK
 
 
-def _print_footer(err: Any, view: Any, uri: str) -> None:
+def _print_footer(err: Any, view: Any, uri: str, *, message: bool = True) -> None:
     from azsweep.report import stop_reasons
 
     for line in stop_reasons(view):
         err.print(line, markup=False, highlight=False)
     if view.best_trial:
         err.print(f"best trial: {view.best_trial} with {view.primary_metric} = {view.best_score:.6g}", markup=False)
-    if view.message:
+    if view.message and message:
         err.print(view.message, markup=False, highlight=False)
     err.print(f"tracking store: {uri}   (mlflow ui --backend-store-uri {uri})", markup=False, highlight=False)
 
@@ -153,10 +164,10 @@ def show(args: argparse.Namespace) -> int:
 
     view = load_view(args.name)
     if args.json:
-        print(json.dumps(view_json(view), default=str))
+        print(json.dumps(view_json(view, all_params=args.all_params), default=str))
         return cli.EXIT_OK
-    cli.console().print(trials_table(view))
-    for line in extras_lines(view):  # the best command line (plain print: never wrapped) and per-parameter notes
+    cli.console().print(trials_table(view, all_params=args.all_params))
+    for line in extras_lines(view, all_params=args.all_params):  # the best command line (plain print) and the notes
         print(line)
     _print_footer(cli.console(stderr=True), view, view.tracking_uri)
     return cli.EXIT_OK

@@ -16,12 +16,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--out", metavar="DIR", help="where to write them (default: the sweep's folder plots/, else ./azsweep-plots/NAME)"
     )
+    p.add_argument(
+        "--all-params",
+        action="store_true",
+        help="an axis for every param the trials logged (default: the swept parameters only)",
+    )
 
 
 def plot(args: argparse.Namespace) -> int:
-    result = plot_sweep(args.name, args.out)
+    result = plot_sweep(args.name, args.out, all_params=args.all_params)
     for path in result.paths:
         print(path)
+    for note in result.notes:  # a chart skipped, params not shown: beside the list of files, not in it
+        print(f"note: {note}", file=sys.stderr)
     if result.logged:
         print(f"logged to the sweep's MLflow run under {ARTIFACT_PATH}/ (open it with mlflow ui)", file=sys.stderr)
     else:

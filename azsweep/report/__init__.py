@@ -12,17 +12,21 @@ from azsweep.report.notes import (
     spearman,
     view_json,
 )
-from azsweep.report.tables import format_score, short, stop_reasons, trials_table
-from azsweep.report.view import SweepView, load_view, metric_curves
+from azsweep.report.tables import TrialsTable, format_score, hidden_note, short, stop_reasons, trials_table
+from azsweep.report.view import SweepView, load_view, metric_curves, param_value, param_values
 
 __all__ = [
     "SweepView",
+    "TrialsTable",
     "as_numbers",
     "best_command",
     "extras_lines",
     "format_score",
+    "hidden_note",
     "load_view",
     "metric_curves",
+    "param_value",
+    "param_values",
     "parameter_names",
     "parameter_notes",
     "short",

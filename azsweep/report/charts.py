@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azsweep.report import SweepView, as_numbers, extras_lines, parameter_names, short
+from azsweep.report import SweepView, as_numbers, extras_lines, hidden_note, param_value, parameter_names, short
 from azsweep.runner.record import Trial
 from azsweep.space import LINEAR_DISTRIBUTIONS, LOG_DISTRIBUTIONS
 from azsweep.spec import better, ranked, rest_name
@@ -169,15 +169,16 @@ def declared_space(view: SweepView) -> dict[str, tuple[str, list[Any]]]:
     return out
 
 
-def parameter_axes(view: SweepView) -> list[Axis]:
-    """One axis per parameter: numeric parameters scaled (log for log distributions, or values spanning more than
-    two decades when the distribution is not known), the rest as categories in the order of the Choice."""
+def parameter_axes(view: SweepView, all_params: bool = False) -> list[Axis]:
+    """One axis per swept parameter (``all_params``: per param logged): numeric parameters scaled (log for log
+    distributions, or values spanning more than two decades when the distribution is not known), the rest as
+    categories in the order of the Choice."""
     from azsweep.runner.command import format_value
 
     space = declared_space(view)
     axes = []
-    for name in parameter_names(view):
-        raw = [t.params.get(name) for t in view.trials]
+    for name in parameter_names(view, all_params):
+        raw = [param_value(t, name) for t in view.trials]
         numbers = as_numbers([v for v in raw if v is not None])
         kind, args = space.get(name, ("", []))
         if numbers:
@@ -277,15 +278,16 @@ def _save(fig: Any, path: Path) -> None:
     fig.savefig(path, format="png", dpi=DPI, facecolor="white")
 
 
-def plot_parallel_coordinates(view: SweepView, path: Path) -> Chart:
-    """Sampled values on one axis per parameter plus the metric, each trial a line coloured by its score.
+def plot_parallel_coordinates(view: SweepView, path: Path, *, all_params: bool = False) -> Chart:
+    """Sampled values on one axis per swept parameter (``all_params``: per param logged) plus the metric, each
+    trial a line coloured by its score.
 
     Trials without a score are grey and stop at the last parameter axis; the best trial is drawn on top, outlined.
     """
     from matplotlib.lines import Line2D
 
     maximize = view.maximize
-    axes = parameter_axes(view)
+    axes = parameter_axes(view, all_params)
     scores = [finite_score(t) for t in view.trials]
     scored = [s for s in scores if s is not None]
     metric_axis = numeric_axis(view.primary_metric or "score", scores, log=metric_log(scored, maximize))
@@ -612,8 +614,26 @@ def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Pa
     )
 
 
-def write_page(view: SweepView, charts: Sequence[Chart], path: Path) -> Path:
-    """One HTML page holding the charts (embedded, so it opens offline and inside ``mlflow ui``) and linking the files."""
+def curves_skip_note(view: SweepView, curves: Mapping[str, Sequence[float]]) -> str:
+    """Why ``curves.png`` is not drawn: every trial logged at most one value of the primary metric (a chart of
+    single points says nothing; ``metric_by_trial.png`` shows each trial's score). Empty when it is drawn."""
+    if any(len(curves.get(t.name, ())) > 1 for t in view.trials):
+        return ""
+    metric = view.primary_metric or "the primary metric"
+    return f"{FILES['curves']} skipped: no trial logged more than one value of {metric} (a chart of single points says nothing)"
+
+
+def report_notes(view: SweepView, curves: Mapping[str, Sequence[float]], all_params: bool = False) -> list[str]:
+    """The one-line notes of a report, for its page and ``azsweep plot``'s output: a chart skipped, params not shown."""
+    hidden = hidden_note(view, all_params, how=f"azsweep plot {view.name} --all-params")
+    return [note for note in (curves_skip_note(view, curves), hidden) if note]
+
+
+def write_page(
+    view: SweepView, charts: Sequence[Chart], path: Path, *, all_params: bool = False, notes: Sequence[str] = ()
+) -> Path:
+    """One HTML page holding the charts (embedded, so it opens offline and inside ``mlflow ui``) and linking the files,
+    with the notes (``report_notes``) under the summary."""
     best = view.best()
     summary = (
         f"{view.status}, {len(view.trials)} trials, {view.goal} {view.primary_metric}; experiment "
@@ -627,12 +647,13 @@ def write_page(view: SweepView, charts: Sequence[Chart], path: Path) -> Path:
         f"<title>azsweep: {html.escape(view.name)}</title>",
         "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}"
         "figure{margin:2em 0}img{max-width:100%;height:auto;border:1px solid #ddd}"
-        "pre{background:#f5f5f5;padding:.8em;overflow-x:auto}figcaption{color:#555;font-size:.9em}</style>",
+        "pre{background:#f5f5f5;padding:.8em;overflow-x:auto}figcaption{color:#555;font-size:.9em}.note{color:#555}</style>",
         "</head><body>",
         f"<h1>{html.escape(view.name)}</h1>",
         f"<p>{html.escape(summary)}</p>",
+        *(f'<p class="note">{html.escape(note)}</p>' for note in notes),
     ]
-    extras = extras_lines(view)
+    extras = extras_lines(view, all_params)
     if extras:
         parts.append("<pre>" + html.escape("\n".join(extras)) + "</pre>")
     for chart in charts:
@@ -648,15 +669,23 @@ def write_page(view: SweepView, charts: Sequence[Chart], path: Path) -> Path:
     return path
 
 
-def render_report(view: SweepView, curves: Mapping[str, Sequence[float]], out: Path) -> tuple[list[Chart], Path]:
-    """All three charts and the HTML page into ``out``; returns the charts and the page's path."""
+def render_report(
+    view: SweepView, curves: Mapping[str, Sequence[float]], out: Path, *, all_params: bool = False
+) -> tuple[list[Chart], Path]:
+    """The charts and the HTML page into ``out``; returns the charts drawn and the page's path.
+
+    The parallel coordinates show the swept parameters (``all_params``: every param logged); ``curves.png`` is
+    skipped when no trial logged more than one value of the primary metric (``curves_skip_note`` says so on the page).
+    """
     out = Path(out)
     charts = [
-        plot_parallel_coordinates(view, out / FILES["parallel_coordinates"]),
+        plot_parallel_coordinates(view, out / FILES["parallel_coordinates"], all_params=all_params),
         plot_metric_by_trial(view, out / FILES["metric_by_trial"]),
-        plot_curves(view, curves, out / FILES["curves"]),
     ]
-    return charts, write_page(view, charts, out / PAGE)
+    if not curves_skip_note(view, curves):
+        charts.append(plot_curves(view, curves, out / FILES["curves"]))
+    notes = report_notes(view, curves, all_params)
+    return charts, write_page(view, charts, out / PAGE, all_params=all_params, notes=notes)
 
 
 __all__ = [
@@ -664,6 +693,7 @@ __all__ = [
     "Chart",
     "best_so_far",
     "category_axis",
+    "curves_skip_note",
     "log_spread",
     "looks_log_distributed",
     "metric_log",
@@ -673,5 +703,6 @@ __all__ = [
     "plot_metric_by_trial",
     "plot_parallel_coordinates",
     "render_report",
+    "report_notes",
     "write_page",
 ]

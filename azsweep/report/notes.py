@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azsweep.report.tables import format_score, short
+from azsweep.report.view import param_value, param_values
 from azsweep.runner.command import render_command
 from azsweep.runner.layout import TrialFolder
 from azsweep.runner.record import RecordedDefinition
@@ -56,12 +57,11 @@ def as_numbers(values: Sequence[str]) -> list[float] | None:
     return out
 
 
-def parameter_names(view: SweepView) -> list[str]:
-    """Parameter names in search-space order when the definition is kept, else in order of first appearance."""
-    seen = list(dict.fromkeys(k for t in view.trials for k in t.params))
-    space = view.definition.spec().search_space.names if view.definition else ()
-    ordered = [k for k in space if k in seen]
-    return ordered + [k for k in seen if k not in ordered]
+def parameter_names(view: SweepView, all_params: bool = False) -> list[str]:
+    """The swept parameters' names, in search-space order (without a recorded definition: the names in
+    ``Trial.params`` as recorded); ``all_params`` adds the other params the trials logged. See
+    ``SweepView.parameter_names``."""
+    return view.parameter_names(all_params)
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -92,13 +92,14 @@ TREND_THRESHOLD = 0.3  # |Spearman| below this reads as "no clear trend"
 MIN_TRIALS = 3
 
 
-def parameter_notes(view: SweepView) -> dict[str, str]:
-    """For each parameter, one line on how the score varied with it (over the trials with a finite score)."""
-    scored = [t for t in view.trials if t.score is not None and math.isfinite(t.score)]
+def parameter_notes(view: SweepView, all_params: bool = False) -> dict[str, str]:
+    """For each swept parameter (``all_params``: each param logged), one line on how the score varied with it
+    (over the trials with a finite score)."""
+    scored = [(t, float(t.score)) for t in view.trials if t.score is not None and math.isfinite(t.score)]
     maximize = view.maximize
     notes = {}
-    for name in parameter_names(view):
-        pairs = [(t.params[name], float(t.score)) for t in scored if name in t.params]  # type: ignore[arg-type]
+    for name in parameter_names(view, all_params):
+        pairs = [(value, score) for t, score in scored if (value := param_value(t, name)) is not None]
         if len(pairs) < MIN_TRIALS:
             notes[name] = f"too few trials ({len(pairs)} scored, {MIN_TRIALS} needed)"
             continue
@@ -139,19 +140,20 @@ def _label(value: str, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def extras_lines(view: SweepView) -> list[str]:
-    """What ``azsweep show`` prints under the table: the best command line and one note per parameter."""
+def extras_lines(view: SweepView, all_params: bool = False) -> list[str]:
+    """What ``azsweep show`` prints under the table: the best command line and one note per swept parameter
+    (``all_params``: per param logged)."""
     lines = []
     best = view.best()
     if best is not None:
         command = best_command(view)
         lines.append(f"best configuration ({best.name}, {view.primary_metric} = {format_score(best.score)}):")
         if command is None:
-            values = " ".join(f"{k}={shlex.quote(v)}" for k, v in best.params.items())
+            values = " ".join(f"{k}={shlex.quote(v)}" for k, v in param_values(best, parameter_names(view)).items())
             lines.append(f"  {values}   (no recorded definition.json: the trial command cannot be rendered)")
         else:
             lines.append(f"  {command}")
-    notes = parameter_notes(view)
+    notes = parameter_notes(view, all_params)
     if notes:
         lines.append(f"how {view.primary_metric or 'the score'} varied with each parameter ({view.goal}):")
         lines.extend(f"  {name}: {note}" for name, note in notes.items())
@@ -173,13 +175,27 @@ _SWEEP_FIELDS = (
 )
 
 
-def view_json(view: SweepView) -> dict[str, Any]:
+def view_json(view: SweepView, all_params: bool = False) -> dict[str, Any]:
     """What ``run --json`` and ``show --json`` print: the sweep, its trials best first, counts, the best
-    trial's command line and the parameter notes."""
+    trial's command line and the parameter notes.
+
+    Each trial's ``params`` are its swept values (without a recorded definition: its params as recorded);
+    ``hidden_params`` names the other params the trials logged. With ``all_params`` each trial also has
+    ``logged_params`` (those other params, with its values) and the notes cover them too.
+    """
+    swept = parameter_names(view)
+    others = view.hidden_parameters()
     data: dict[str, Any] = {k: getattr(view, k) for k in _SWEEP_FIELDS}
-    data["trials"] = [{k: getattr(t, k) for k in _TRIAL_FIELDS} for t in view.ranked()]
+    data["trials"] = []
+    for t in view.ranked():
+        trial = {k: getattr(t, k) for k in _TRIAL_FIELDS}
+        trial["params"] = param_values(t, swept)
+        if all_params:
+            trial["logged_params"] = param_values(t, others)
+        data["trials"].append(trial)
+    data["hidden_params"] = [] if all_params else others
     data["interrupted_attempts"] = view.interrupted_attempts
     data["counts"] = view.counts()
     data["best_command"] = best_command(view)
-    data["parameter_notes"] = parameter_notes(view)
+    data["parameter_notes"] = parameter_notes(view, all_params)
     return data

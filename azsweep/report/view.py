@@ -10,24 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from azsweep.errors import AzsweepError
+from azsweep.runner.command import format_value
 from azsweep.runner.layout import Settings
-from azsweep.runner.record import RecordedDefinition, SweepRecord, Trial
+from azsweep.runner.record import JobStatus, RecordedDefinition, SweepRecord, Trial
 from azsweep.runner.tracking import Tracker
 from azsweep.spec import best_value, ranked
-
-_TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
-_SWEEP_FIELDS = (
-    "name",
-    "status",
-    "experiment_name",
-    "primary_metric",
-    "goal",
-    "parent_run_id",
-    "tracking_uri",
-    "best_trial",
-    "best_score",
-    "message",
-)
 
 
 @dataclass
@@ -46,8 +33,56 @@ class SweepView(SweepRecord):
         return len(self.interrupted)
 
     def ranked(self) -> list[Trial]:
-        """Trials best first; trials without a score last, in index order."""
-        return ranked(self.trials, score=lambda t: t.score, maximize=self.maximize)
+        """Trials best first (a failed trial is never the best: failed trials follow the others, in index order);
+        trials without a score last, in index order."""
+        failed = [t for t in self.trials if t.status == JobStatus.FAILED]
+        ok = ranked([t for t in self.trials if t.status != JobStatus.FAILED], score=lambda t: t.score, maximize=self.maximize)
+        return [t for t in ok if t.score is not None] + failed + [t for t in ok if t.score is None]
+
+    def swept_names(self) -> list[str] | None:
+        """The swept parameters' names in search-space order, from the recorded definition; None without one."""
+        if self.definition is None:
+            return None
+        try:
+            return list(self.definition.spec().search_space.names)
+        except AzsweepError:  # a definition this version cannot read: present the params as recorded
+            return None
+
+    def parameter_names(self, all_params: bool = False) -> list[str]:
+        """The parameters the reports present, in search-space order then order of first appearance.
+
+        By default the swept ones: the recorded definition's search space, or without a recorded definition
+        every name in ``Trial.params`` as recorded. ``all_params`` adds every other param the trials logged
+        (``Trial.logged_params``, and recorded params outside the search space: ``mlflow.autolog()``'s, say).
+        """
+        recorded = list(dict.fromkeys(k for t in self.trials for k in t.params))
+        logged = list(dict.fromkeys(k for t in self.trials for k in t.logged_params))
+        space = self.swept_names()
+        if space is None:
+            swept = recorded
+        else:
+            present = {*recorded, *logged}
+            swept = [k for k in space if k in present]
+        if not all_params:
+            return swept
+        return swept + [k for k in dict.fromkeys(recorded + logged) if k not in swept]
+
+    def hidden_parameters(self) -> list[str]:
+        """The params ``parameter_names()`` leaves out by default: those only ``all_params`` presents."""
+        shown = set(self.parameter_names())
+        return [k for k in self.parameter_names(all_params=True) if k not in shown]
+
+
+def param_value(trial: Trial, name: str) -> str | None:
+    """The trial's value of ``name`` as text: a sampled value first, else one the script logged; None when neither."""
+    value = trial.params.get(name, trial.logged_params.get(name))
+    return None if value is None else format_value(value)
+
+
+def param_values(trial: Trial, names: list[str]) -> dict[str, str]:
+    """The trial's values of ``names`` (those it has), in that order."""
+    values = {name: param_value(trial, name) for name in names}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def load_view(name: str, tracker: Tracker | None = None, *, settings: Settings | None = None) -> SweepView:

@@ -1,7 +1,8 @@
 """A sweep's inputs made local: literals as text, local paths made absolute, http(s) fetched once.
 
 Azure locations (``azureml:``, datastores) cannot be read offline: the user gives a local copy
-(``inputs={"data": PATH}`` in Python, ``--input data=PATH`` on the command line).
+(``inputs={"data": PATH}`` in Python, ``--input data=PATH`` on the command line). An input with
+``mode: direct`` is passed through as its URI, untouched, as Azure passes it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path) -
                 values[name] = literals[name] = item.value
             continue
         uri = item.path or ""
+        if (item.mode or "").lower() == "direct" and uri:  # Azure hands the trial the URI itself, unread
+            values[name] = uri
+            continue
         if uri.startswith(("http://", "https://")):
             values[name] = str(_fetch(name, uri, cache))
             continue

@@ -38,6 +38,10 @@ class Settings:
     def sweeps(self) -> Path:
         return self.home / "sweeps"
 
+    def assets(self, kind: str) -> Path:
+        """Where ``LocalClient`` records versioned assets of one kind (``environments``, ``data``)."""
+        return self.home / "assets" / kind
+
     def folder(self, name: str) -> SweepFolder:
         return SweepFolder(self.home, name)
 

@@ -62,7 +62,14 @@ def run_prepared(
     if state is None:
         state = start(prepared.spec, prepared.folder, store)
     runner = SweepRunner(
-        prepared.spec, state, folder=prepared.folder, inputs=prepared.inputs, tracker=store, launcher=launcher, on_event=on_event
+        prepared.spec,
+        state,
+        folder=prepared.folder,
+        inputs=prepared.inputs,
+        tracker=store,
+        launcher=launcher,
+        on_event=on_event,
+        keep_going=prepared.keep_going,
     )
     with _signals_cancel(runner, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
         record = runner.run()

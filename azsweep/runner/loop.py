@@ -4,6 +4,13 @@
 side-effect seams: a ``Launcher`` that starts trial processes and a ``TrackingStore`` (MLflow in
 production, in memory in the loop's unit tests). Each state change is written to the journal, to
 MLflow and to ``sweep.json`` as it happens.
+
+How a sweep ends (``SweepRunner.run``): Canceled when it was canceled (by the user, a stop of the
+driver, or its ``timeout``); Failed when no trial succeeded (a trial succeeds unless it Failed: it
+Completed, or the early-termination policy or its ``trial_timeout`` stopped it), when no trial logged
+the primary metric, or early, when every trial of the first wave failed (Azure's rule; the local
+``keep_going`` override runs on regardless); Completed otherwise. The best trial is the best score
+among the trials that did not fail.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, process_start_time, snapshot
 from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
+from azsweep.runner.smoke import failed_trial_line
 from azsweep.runner.tracking import RunState
 from azsweep.samplers import Observation, Sampler, make_sampler
 from azsweep.spec import SweepSpec, best_item, best_value
@@ -33,6 +41,9 @@ POLL_SECONDS = 0.1
 METRIC_POLL_SECONDS = 1.0
 POLICY_POLL_SECONDS = 0.5  # a trial logging once a second is judged within about a second of the interval
 POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric value, say the policy cannot apply yet
+MAX_FAILED_LINES = 10  # failed trials named in a failed sweep's message (the others are counted)
+FIRST_WAVE_REASON = "canceled: every trial of the first wave failed"
+KEEP_GOING_HINT = "fix what they report, or run on regardless: azsweep run --keep-going (keep_going=True in Python)"
 
 EventHandler = Callable[[str, SweepRecord, "Trial | None"], None]
 
@@ -81,7 +92,12 @@ class TrackingStore(Protocol):
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None: ...
     def start_child(
         self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
-    ) -> str: ...
+    ) -> str:
+        """A trial's run, with its sampled values as tags (``tracking.param_tag``), not params."""
+
+    def log_missing_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Log as params the values the run has no param of that name for (the script's own value wins)."""
+
     def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None: ...
     def set_running(self, run_id: str) -> None: ...
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
@@ -130,6 +146,7 @@ class SweepRunner:
         launcher: Launcher,
         on_event: EventHandler | None = None,
         clock: Clock | None = None,
+        keep_going: bool = False,
     ) -> None:
         self.spec = spec
         self.record = state.record
@@ -152,6 +169,8 @@ class SweepRunner:
         self.journal = Journal(folder.journal)
         self.cancel_reason: str | None = None
         self.resumable = False  # the cancel is an interruption: a resume re-runs the trials it stopped
+        self.keep_going = keep_going  # run on when every trial of the first wave failed (a local override)
+        self.failure: str | None = None  # why the sweep stopped early, failed
 
     @property
     def name(self) -> str:
@@ -185,6 +204,10 @@ class SweepRunner:
                 if self.cancel_reason is not None:
                     self._stop_all(self.cancel_reason)
                     break
+                self.failure = self._first_wave_failure()
+                if self.failure is not None:
+                    self._stop_all(FIRST_WAVE_REASON)
+                    break
                 if now >= next_metric_poll:
                     self._poll_metrics()
                     next_metric_poll = now + metric_poll
@@ -199,6 +222,8 @@ class SweepRunner:
             raise
         if self.cancel_reason is not None:
             self._finish(JobStatus.CANCELED, self.cancel_reason)
+        elif self.failure is not None:
+            self._finish(JobStatus.FAILED, self.failure)
         else:
             self._finish(*self._final_status())
         return self.record
@@ -324,6 +349,8 @@ class SweepRunner:
         trial = self.record.trials[index]
         trial.status, trial.exit_code, trial.reason, trial.ended = status, code, reason, self.clock.time()
         self._update_score(trial)
+        # the sampled values as params too (the UI's Parameters column), where the script did not log them itself
+        self.tracker.log_missing_params(trial.run_id, trial.params)
         run_tags = {tags.STATUS_TAG: status.value, **(extra_tags or {})}
         if reason:
             run_tags[tags.REASON_TAG] = reason
@@ -409,16 +436,38 @@ class SweepRunner:
 
     def _update_best(self) -> None:
         best = best_trial(self.record.trials, self.objective.maximize)
-        if best is not None:
-            self.record.best_trial, self.record.best_score = best.name, best.score
+        self.record.best_trial, self.record.best_score = (best.name, best.score) if best else (None, None)
+
+    def _first_wave_failure(self) -> str | None:
+        """Azure's early failure: every trial of the first wave (the first ``max_concurrent_trials``) failed,
+        and there were more to run. The message, or None (also with ``keep_going``)."""
+        wave = min(self.concurrency, self.spec.limits.max_total_trials)
+        first = self.record.trials[:wave]
+        if self.keep_going or len(first) < wave or any(t.status != JobStatus.FAILED for t in first):
+            return None
+        if not (self.processes or self.requeued or self._more_to_propose()):
+            return None  # nothing was left to run: the sweep ends as usual (Failed: no trial succeeded)
+        summary = (
+            f"every trial of the first wave failed (the first {wave}: max_concurrent_trials), so no more were started, "
+            "as Azure fails a sweep whose initial child jobs fail:"
+        )
+        return _failure_message(summary, first, KEEP_GOING_HINT)
+
+    def _more_to_propose(self) -> bool:
+        return len(self.record.trials) < self.spec.limits.max_total_trials and not self.sampler.is_exhausted(self._history())
 
     def _final_status(self) -> tuple[JobStatus, str]:
+        trials = self.record.trials
+        failed = [t for t in trials if t.status == JobStatus.FAILED]
+        if trials and len(failed) == len(trials):
+            return JobStatus.FAILED, _failure_message(f"no trial succeeded: all {len(trials)} trial(s) failed:", failed)
         if self.record.best_trial is None:
             metric = self.objective.primary_metric
-            logged = sorted({name for t in self.record.trials if t.run_id for name in self.tracker.metric_names(t.run_id)})
-            return JobStatus.FAILED, (
+            logged = sorted({name for t in trials if t.run_id for name in self.tracker.metric_names(t.run_id)})
+            message = (
                 f"no trial logged the primary metric {metric!r}; the trials logged: {', '.join(logged) or 'no metrics at all'}"
             )
+            return JobStatus.FAILED, _failure_message(f"{message}; failed:", failed) if failed else message
         return JobStatus.COMPLETED, ""
 
     def _finish(self, status: JobStatus, message: str) -> None:
@@ -438,5 +487,13 @@ class SweepRunner:
 
 
 def best_trial(trials: Sequence[Trial], maximize: bool) -> Trial | None:
-    """The trial with the best score; ties go to the earlier trial."""
-    return best_item(trials, score=lambda t: t.score, maximize=maximize)
+    """The trial with the best score among those that did not fail; ties go to the earlier trial."""
+    return best_item([t for t in trials if t.status != JobStatus.FAILED], score=lambda t: t.score, maximize=maximize)
+
+
+def _failure_message(summary: str, failed: Sequence[Trial], hint: str = "") -> str:
+    """``summary``, one line per failed trial (how it ended, its last log line, its log), then ``hint``."""
+    lines = [f"  {failed_trial_line(t)}" for t in failed[:MAX_FAILED_LINES]]
+    if len(failed) > MAX_FAILED_LINES:
+        lines.append(f"  ... and {len(failed) - MAX_FAILED_LINES} more failed trial(s)")
+    return "\n".join([summary, *lines, *([hint] if hint else [])])

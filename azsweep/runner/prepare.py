@@ -1,6 +1,6 @@
 """From a definition to a sweep ready to run: checked, local overrides applied, inputs made local.
 
-``prepare`` is the one place where local-only overrides (limits, concurrency, inputs, smoke) turn
+``prepare`` is the one place where local-only overrides (limits, concurrency, inputs, smoke, keep_going) turn
 the user's spec into the effective one; the effective spec is recorded in ``definition.json``, so
 a resumed sweep runs exactly what its first start ran.
 """
@@ -57,6 +57,11 @@ class PreparedSweep:
         return bool(self.definition.overrides.get("smoke"))
 
     @property
+    def keep_going(self) -> bool:
+        """Run on when every trial of the first wave failed (Azure fails the sweep early)."""
+        return bool(self.definition.overrides.get("keep_going"))
+
+    @property
     def finished(self) -> bool:
         """A resumed sweep that had already ended."""
         events = Journal(self.folder.journal).read()
@@ -79,12 +84,14 @@ def prepare(
     inputs: Mapping[str, str] | None = None,
     resume: bool = False,
     smoke: bool = False,
+    keep_going: bool = False,
 ) -> PreparedSweep:
     """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
 
     With ``resume`` and an existing sweep of that name, the recorded effective definition is used,
     with every override its first start had. ``smoke``: 2 trials (2 at once) unless given, short
-    timeouts and no early termination (``smoke.py``).
+    timeouts and no early termination (``smoke.py``). ``keep_going``: when every trial of the first wave
+    (the first ``max_concurrent_trials``) failed, run on instead of failing the sweep as Azure does.
     """
     from azsweep.definition import load_spec
 
@@ -122,6 +129,8 @@ def prepare(
                 "max_concurrent_trials override (azsweep run --max-concurrent-trials)"
             )
             limits = replace(limits, max_concurrent_trials=cpus)
+    if not isinstance(keep_going, bool):
+        raise ArgumentError(f"{{arg}}: must be True or False (got {keep_going!r})", argument="keep_going")
     spec = replace(spec, limits=limits)
     overrides: dict[str, Any] = {
         k: v
@@ -151,6 +160,8 @@ def prepare(
     resolved = resolve_inputs(spec, input_overrides, folder.inputs)  # input errors surface here, before anything starts
     if input_overrides:
         overrides["inputs"] = dict(input_overrides)
+    if keep_going:
+        overrides["keep_going"] = True
     recorded = RecordedDefinition(
         name=name,
         props=d.props,

@@ -95,6 +95,7 @@ class Trial:
     stopped_by: str | None = None  # the early-termination policy that stopped it
     stopped_at: int | None = None  # ... at this interval
     attempt: int = 1  # > 1 when earlier attempts were interrupted by a stop of the driver
+    logged_params: dict[str, str] = field(default_factory=dict)  # what the script logged itself (read from MLflow)
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)

@@ -38,10 +38,20 @@ REASON_TAG = "azsweep.reason"
 NOTE_TAG = "azsweep.note"
 STOPPED_BY_TAG = "azsweep.stopped_by"
 STOPPED_AT_TAG = "azsweep.stopped_at_interval"
+PARAM_TAG_PREFIX = "azsweep.param."  # + a search-space name: the sampled value (``format_value``), set when the run starts
 # on both
 STATUS_TAG = "azsweep.status"  # a JobStatus value
 
+MAX_TAG_VALUE = 5000  # MLflow's limit on a tag value (5000 in MLflow 2.10, 8000 later)
+MAX_PARAM_VALUE = 6000
+PARAM_CONFLICT = "Changing param values is not allowed"  # MLflow's error when a param is logged again with other text
+
 T = TypeVar("T")
+
+
+def param_tag(name: str) -> str:
+    """The tag that holds the sampled value of ``name`` on a trial's run (``tags."azsweep.param.lr"`` in a search)."""
+    return PARAM_TAG_PREFIX + name
 
 
 def _retry(fn: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
@@ -115,18 +125,34 @@ class Tracker:
         """Log params as text (sampled values as ``format_value`` writes them, cut to MLflow's limit)."""
         from mlflow.entities import Param
 
-        params = [Param(k, format_value(v)[:6000]) for k, v in values.items()]
+        params = [Param(k, format_value(v)[:MAX_PARAM_VALUE]) for k, v in values.items()]
         _retry(self.client.log_batch, run_id, params=params)
 
     def start_child(
         self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
     ) -> str:
+        """A trial's run, its sampled values in ``azsweep.param.<name>`` tags (never params: the script may log
+        the same names itself, with other text, and MLflow refuses a param logged twice with different values)."""
         tags = {PARENT_TAG: parent_id, SWEEP_TAG: sweep_name, TRIAL_TAG: str(index)}
+        tags.update({param_tag(k): format_value(v)[:MAX_TAG_VALUE] for k, v in params.items()})
         if attempt > 1:
             tags[ATTEMPT_TAG] = str(attempt)
         run = _retry(self.client.create_run, experiment_id, run_name=f"{sweep_name}_{index}", tags=tags)
-        self.log_params(run.info.run_id, params)
         return str(run.info.run_id)
+
+    def log_missing_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Log as params the ``values`` the run has no param of that name for (a value the script logged wins)."""
+        for _ in range(3):
+            have = _retry(self.client.get_run, run_id).data.params
+            missing = {k: v for k, v in values.items() if k not in have}
+            if not missing:
+                return
+            try:
+                self.log_params(run_id, missing)
+                return
+            except Exception as exc:  # a process the trial left behind logged one of them meanwhile: read again
+                if PARAM_CONFLICT not in str(exc):
+                    raise
 
     def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None:
         """Tag the run and end it with the MLflow status of ``status``."""
@@ -140,7 +166,7 @@ class Tracker:
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
-            _retry(self.client.set_tag, run_id, key, value)
+            _retry(self.client.set_tag, run_id, key, value[:MAX_TAG_VALUE])
 
     def log_best(self, parent_id: str, best_run_id: str | None, score: float | None, metric: str) -> None:
         """Mark the best trial on the parent as Azure does (``best_child_run_id``, ``score``)."""
@@ -182,8 +208,10 @@ class Tracker:
     def read_sweep(self, name: str, best: Callable[[list[float], bool], float | None]) -> SweepRecord | None:
         """The sweep ``name`` as MLflow records it (parent run tagged with the name, and its child runs).
 
-        Trial params are the recorded text; each trial's score is ``best(values, maximize)`` of its
-        primary-metric values. Attempts a stop of the driver interrupted are listed in ``interrupted``.
+        Trial params are the sampled values as recorded text (the ``azsweep.param.<name>`` tags; the run's
+        params for runs recorded before those tags), ``logged_params`` every other param the script logged;
+        each trial's score is ``best(values, maximize)`` of its primary-metric values. Attempts a stop of the
+        driver interrupted are listed in ``interrupted``.
         """
         experiments = [e.experiment_id for e in _retry(self.client.search_experiments)]
         if not experiments:
@@ -213,11 +241,12 @@ class Tracker:
             values = self.metric_values(run.info.run_id, metric) if metric else []
             reason = "; ".join(x for x in (ctags.get(REASON_TAG, ""), ctags.get(NOTE_TAG, "")) if x)
             stopped_at = ctags.get(STOPPED_AT_TAG)
+            sampled, logged = _sampled_and_logged(ctags, run.data.params)
             trials.append(
                 Trial(
                     index=int(ctags.get(TRIAL_TAG, -1)),
                     name=run.info.run_name,
-                    params=dict(run.data.params),
+                    params=sampled,
                     run_id=run.info.run_id,
                     status=JobStatus.from_mlflow(run.info.status),
                     score=best(values, goal == "maximize"),
@@ -229,6 +258,7 @@ class Tracker:
                     stopped_at=int(stopped_at) if stopped_at else None,
                     attempt=int(ctags.get(ATTEMPT_TAG, 1)),
                     workdir=_trial_folder(tags.get(FOLDER_TAG), run.info.run_name),
+                    logged_params=logged,
                 )
             )
         trials.sort(key=lambda t: t.index)
@@ -270,6 +300,14 @@ class Tracker:
         """The local folder tagged on the sweep's parent run."""
         root = self.run_state(record.parent_run_id).tags.get(FOLDER_TAG)
         return SweepFolder.at(root) if root else None
+
+
+def _sampled_and_logged(tags: Mapping[str, str], params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A trial run's sampled values (from its param tags) and the other params its script logged."""
+    sampled = {k[len(PARAM_TAG_PREFIX) :]: v for k, v in tags.items() if k.startswith(PARAM_TAG_PREFIX)}
+    if not sampled:  # recorded before the param tags: the sampled values were logged as params
+        return dict(params), {}
+    return sampled, {k: v for k, v in params.items() if k not in sampled}
 
 
 def _trial_folder(sweep_folder: str | None, trial_name: str) -> str:

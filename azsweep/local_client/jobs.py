@@ -1,8 +1,8 @@
-"""``LocalClient``: ``MLClient.jobs`` for sweeps, on this machine.
+"""``LocalClient.jobs``: ``MLClient.jobs`` for sweeps, each run on this machine by a detached driver process.
 
-Change one line of an Azure sweep script — ``ml_client = LocalClient()`` instead of
-``MLClient(...)`` — and ``create_or_update`` runs the sweep here: it returns at once, and the sweep
-runs on in a detached driver process (it outlives the calling script, as an Azure job does).
+``create_or_update`` returns at once; the sweep runs on in its driver (it outlives the calling script,
+as an Azure job does). The name of an interrupted sweep resumes it; the name of one that has ended is
+refused, as Azure refuses a job name that is taken.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azsweep.errors import AzsweepError, SweepFailed
+from azsweep.errors import ArgumentError, AzsweepError, SweepFailed
+from azsweep.local_client.common import Done, Operations, require_name
 from azsweep.runner.layout import Settings
 from azsweep.runner.record import JobStatus, SweepRecord
+
+if TYPE_CHECKING:
+    from azsweep.local_client import LocalClient
 
 
 @dataclass
@@ -38,8 +42,15 @@ class LocalJob:
     studio_url: str | None = None  # locally: how to open the record in ``mlflow ui``
 
 
-class LocalJobOperations:
+class LocalJobOperations(Operations):
     """``create_or_update``, ``stream``, ``get``, ``list``, ``cancel`` for local sweeps."""
+
+    group = "jobs"
+    reason = "not available for local sweeps (LocalClient.jobs has create_or_update, get, list, stream, cancel and begin_cancel)"
+    reasons = {
+        "validate": "azsweep.validate(job) checks a sweep locally, with Azure's rules",
+        "download": "a local sweep's files are in its folder, jobs.get(name).properties['azsweep.folder']",
+    }
 
     def __init__(self, client: LocalClient) -> None:
         self._client = client
@@ -57,17 +68,28 @@ class LocalJobOperations:
         max_total_trials: int | None = None,
         max_concurrent_trials: int | None = None,
         inputs: dict[str, str] | None = None,
+        keep_going: bool | None = None,
         **_: Any,
     ) -> LocalJob:
-        """Validate and start ``job`` (a ``SweepJob``, the ``.sweep()`` node, or a YAML path); returns at once."""
+        """Validate and start ``job`` (a ``SweepJob``, the ``.sweep()`` node, or a YAML path); returns at once.
+
+        ``name``: the job's name (default: ``job.name``, else a new one). The name of a sweep that was
+        interrupted continues it; the name of one that has ended is refused. ``keep_going`` is passed to
+        ``azsweep.runner.prepare`` when given.
+        """
         from azsweep.runner import launch_background, prepare
 
+        _refuse_non_sweep(job)
         if experiment_name is not None and hasattr(job, "experiment_name"):
             job.experiment_name = experiment_name
-        name = name or getattr(job, "name", None)
+        if name is not None:
+            name = require_name(name, "name")
+        elif _job_name(job):
+            name = require_name(_job_name(job), "job.name")
         existing = SweepRecord.load(self._settings.folder(name)) if name else None
         if existing is not None and existing.status == JobStatus.RUNNING and _alive(existing.pid):
             return self.get(existing.name)  # as with Azure: the job of that name, still running
+        extra: dict[str, Any] = {} if keep_going is None else {"keep_going": keep_going}
         prepared = prepare(
             job,
             settings=self._settings,
@@ -75,14 +97,20 @@ class LocalJobOperations:
             max_total_trials=max_total_trials,
             max_concurrent_trials=max_concurrent_trials,
             inputs=inputs,
-            resume=existing is not None,
+            resume=name is not None and self._settings.folder(name).definition.exists(),
+            **extra,
         )
+        if prepared.finished:  # Azure refuses a name that is taken; only an interrupted sweep continues
+            status = existing.status.value if existing is not None else "ended"
+            raise ArgumentError(
+                f"{{arg}}: the local sweep {prepared.name!r} has already ended ({status}); choose another {{arg}} "
+                f"to run it again (jobs.get({prepared.name!r}) reads it)",
+                argument="name",
+            )
         for note in prepared.notes:
             print(note)
-        if prepared.finished:  # nothing to continue: the job of that name as it ended
-            return self.get(prepared.name)
         record_path = prepared.folder.record
-        started_before = record_path.stat().st_mtime if existing is not None and record_path.exists() else None
+        started_before = record_path.stat().st_mtime if record_path.exists() else None
         launch_background(prepared)
         deadline = time.monotonic() + 60
 
@@ -97,6 +125,7 @@ class LocalJobOperations:
 
     def get(self, name: str) -> LocalJob:
         """The sweep ``name`` (status, best trial in ``properties``) or one of its trials."""
+        name = require_name(name, "name")
         record = self._record(name)
         if record is None:
             for parent in self._settings.sweep_names():
@@ -121,12 +150,13 @@ class LocalJobOperations:
             studio_url=f"mlflow ui --backend-store-uri {uri}" if uri else None,
         )
 
-    def list(self, parent_job_name: str | None = None) -> Iterator[LocalJob]:
+    def list(self, parent_job_name: str | None = None, **_: Any) -> Iterator[LocalJob]:
         """The trials of ``parent_job_name`` (with params, status and score); without it, every local sweep."""
         if parent_job_name is None:
             for name in self._settings.sweep_names():
                 yield self.get(name)
             return
+        parent_job_name = require_name(parent_job_name, "parent_job_name")
         record = self._record(parent_job_name)
         if record is None:
             raise AzsweepError(f"no local sweep named {parent_job_name!r} in {self._settings.home}")
@@ -144,11 +174,12 @@ class LocalJobOperations:
 
     def stream(self, name: str, *, poll_seconds: float = 0.5) -> None:
         """Wait for the sweep to end, printing each trial as it ends; raises ``SweepFailed`` if it failed."""
+        name = require_name(name, "name")
         printed: set[str] = set()
         folder = self._settings.folder(name)
+        record = self._require(name)
         print(f"streaming local sweep {name} ({folder.root})")
         while True:
-            record = self._require(name)
             for t in record.trials:
                 if t.status.terminal and t.name not in printed:
                     printed.add(t.name)
@@ -159,10 +190,12 @@ class LocalJobOperations:
                 break
             if not _alive(record.pid):
                 time.sleep(poll_seconds)  # the driver may have written its last record just now
-                if not self._require(name).status.terminal:
+                record = self._require(name)
+                if not record.status.terminal:
                     raise SweepFailed(f"the local sweep driver of {name!r} stopped unexpectedly; see {folder.driver_log}")
                 continue
             time.sleep(poll_seconds)
+            record = self._require(name)
         summary = f"sweep {name}: {record.status.value}"
         if record.best_trial and record.best_score is not None:
             summary += f"; best trial {record.best_trial} with {record.primary_metric} = {record.best_score:.6g}"
@@ -172,11 +205,17 @@ class LocalJobOperations:
 
     def cancel(self, name: str) -> None:
         """Stop the sweep: its running trials are stopped and recorded as canceled."""
-        record = self._require(name)
+        record = self._require(require_name(name, "name"))
         if record.status == JobStatus.RUNNING and _alive(record.pid):
             os.kill(record.pid, signal.SIGTERM)
 
-    begin_cancel = cancel
+    def begin_cancel(self, name: str, **_: Any) -> Done[None]:
+        """``cancel``, with the poller ``MLClient.jobs.begin_cancel`` returns (the stop is asked for at once)."""
+        self.cancel(name)
+        return Done(None)
+
+    def __repr__(self) -> str:
+        return f"<LocalClient.jobs: local sweeps in {self._settings.sweeps}>"
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -190,29 +229,42 @@ class LocalJobOperations:
         return record
 
 
+def _refuse_non_sweep(job: Any) -> None:
+    """A job that is not a sweep (a command job, a pipeline) is refused here, in one line naming what it is."""
+    if job is None:
+        raise ArgumentError(
+            "{arg}: expected a sweep (the node .sweep() returns, a SweepJob, or a YAML path), got None", argument="job"
+        )
+    from azure.ai.ml.entities import Command, CommandJob, Job, Sweep
+    from azure.ai.ml.sweep import SweepJob
+
+    if not isinstance(job, Job) or isinstance(job, (Sweep, SweepJob)):
+        return
+    if isinstance(job, (Command, CommandJob)):
+        raise ArgumentError(
+            f"{{arg}}: local runs take sweeps, got a command job ({type(job).__name__}); make it one with "
+            "command(...)(x=Choice(...)).sweep(...) (running a command job locally is not supported yet), "
+            "or submit it with MLClient",
+            argument="job",
+        )
+    raise ArgumentError(f"{{arg}}: local runs take sweeps, got a {type(job).__name__}; submit it with MLClient", argument="job")
+
+
+def _job_name(job: Any) -> Any:
+    """The name ``job`` gives itself (a YAML file's ``name:``), or None."""
+    if not isinstance(job, (str, os.PathLike)):
+        return getattr(job, "name", None)
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(job).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # prepare reports what is wrong with the file
+        return None
+    return data.get("name") if isinstance(data, dict) else None
+
+
 def _alive(pid: int) -> bool:
     """The driver process lives (a zombie, exited but not yet reaped, does not)."""
     from azsweep.runner.process import process_start_time
 
     return pid > 0 and process_start_time(pid) is not None
-
-
-class LocalClient:
-    """A stand-in for ``MLClient`` that runs sweeps on this machine.
-
-    Args:
-        tracking_uri: the MLflow store (default: ``MLFLOW_TRACKING_URI``, else a SQLite store in ``home``).
-        home: where sweeps keep their folders (default: ``AZSWEEP_HOME``, else ``./.azsweep``).
-    """
-
-    def __init__(self, *, tracking_uri: str | None = None, home: str | os.PathLike[str] | None = None, **_: Any) -> None:
-        self.settings = Settings.resolve(home=home, tracking_uri=tracking_uri)
-        self.jobs = LocalJobOperations(self)
-
-    @property
-    def home(self) -> Path:
-        return self.settings.home
-
-    @property
-    def tracking_uri(self) -> str:
-        return self.settings.tracking_uri
