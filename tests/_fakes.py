@@ -55,6 +55,8 @@ class Script:
     metric: str = "loss"
     params: dict[str, str] = field(default_factory=dict)
     output: str = ""
+    # files the trial writes when it starts: path (relative to its cwd; ``{VAR}`` is the trial's env value) -> text
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,6 +130,10 @@ class FakeLauncher:
         script = self.behaviour(int(env["AZSWEEP_TRIAL_INDEX"]), params)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(script.output)
+        for name, text in script.files.items():
+            target = cwd / name.format(**env)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
         process = FakeProcess(self, script, env["MLFLOW_RUN_ID"])
         self.processes.append(process)
         self.running.add(process)
@@ -158,6 +164,9 @@ class MemoryStore:
         self.experiments: dict[str, str] = {}
         self.runs: dict[str, _Run] = {}
         self._ids = itertools.count(1)
+        self.artifacts: dict[str, dict[str, str]] = {}  # run id -> artifact path -> text
+        self.artifact_calls: list[tuple[str, str]] = []  # (run id, artifact path) of each upload asked for
+        self.artifacts_fail: str | None = None  # an error text: every upload raises OSError (an unwritable store)
 
     def experiment_id(self, name: str) -> str:
         return self.experiments.setdefault(name, str(len(self.experiments) + 1))
@@ -213,6 +222,15 @@ class MemoryStore:
 
     def metric_names(self, run_id: str) -> list[str]:
         return sorted(self.runs[run_id].metrics)
+
+    def log_artifact_folder(self, run_id: str, folder: Path, artifact_path: str) -> None:
+        self.artifact_calls.append((run_id, artifact_path))
+        if self.artifacts_fail is not None:
+            raise OSError(self.artifacts_fail)
+        stored = self.artifacts.setdefault(run_id, {})
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stored[f"{artifact_path}/{path.relative_to(folder).as_posix()}"] = path.read_text()
 
     def log_metric(self, run_id: str, key: str, value: float) -> None:
         self.runs[run_id].metrics.setdefault(key, []).append(value)

@@ -58,7 +58,8 @@ def test_create_stream_get_list_with_azure_objects(client: LocalClient, capsys: 
     assert job.status == "Completed" and len(trials) == 3
     assert {t.status for t in trials} == {"Completed"}
     best = min(trials, key=lambda t: t.score)
-    assert job.properties["best_child_run_id"] == best.properties["run_id"]
+    assert job.properties["best_child_run_id"] == best.name  # the trial's job name, as on Azure
+    assert job.properties["best_child_mlflow_run_id"] == best.properties["mlflow.run_id"]
     assert job.score == pytest.approx((best.params["x"] - 0.5) ** 2)
     assert client.jobs.get(best.name).params == best.params
     # the MLflow record says the same; the experiment defaults to the folder the job was defined in

@@ -77,7 +77,6 @@ def test_create_or_update_sends_environments_data_and_computes_to_their_groups(c
         (ManagedOnlineEndpoint(name="ep"), "online_endpoints.begin_create_or_update"),
         (BatchEndpoint(name="bep"), "batch_endpoints.begin_create_or_update"),
         (Workspace(name="ws"), "workspaces.begin_create_or_update"),
-        (Model(name="m", path="azureml://jobs/x/outputs/artifacts/paths/model/"), "models.begin_create_or_update"),
     ],
 )
 def test_entities_of_groups_that_need_azure_are_refused_by_operation(client: LocalClient, entity: Any, operation: str) -> None:
@@ -85,10 +84,12 @@ def test_entities_of_groups_that_need_azure_are_refused_by_operation(client: Loc
         client.begin_create_or_update(entity)
 
 
-def test_create_or_update_of_a_model_names_the_models_group(client: LocalClient) -> None:
+def test_create_or_update_of_a_model_goes_to_the_models_group(client: LocalClient) -> None:
     model = Model(name="run-model-example", path="azureml://jobs/x/outputs/artifacts/paths/m/", type="custom_model")
-    with pytest.raises(AzsweepError, match=r"^LocalClient\.models\.create_or_update: models are not registered locally yet"):
+    with pytest.raises(AzsweepError, match=r"^LocalClient\.models\.create_or_update: no local job named 'x' in "):
         client.create_or_update(model)
+    with pytest.raises(AzsweepError, match=r"^LocalClient\.models\.share: not available locally"):
+        client.models.share("run-model-example", "1", share_with_name="m", share_with_version="1", registry_name="r")
 
 
 def test_anything_else_is_one_error_naming_its_type(client: LocalClient) -> None:
@@ -116,7 +117,7 @@ def mlclient_groups() -> list[str]:
         for name in dir(MLClient)
         if isinstance(getattr(MLClient, name), property)
         and name not in ("subscription_id", "resource_group_name", "workspace_name")
-        and name not in ("jobs", "compute", "environments", "data")
+        and name not in ("jobs", "compute", "environments", "data", "models")
     )
 
 
@@ -152,7 +153,7 @@ def test_workspace_fields_are_refused(client: LocalClient, name: str) -> None:
 
 
 def test_other_job_operations_are_refused_by_name(client: LocalClient) -> None:
-    with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.download: a local sweep's files are in its folder"):
+    with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.download: no local job named 'some-job' in "):
         client.jobs.download("some-job", download_path=".")
     with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.validate: azsweep\.validate\(job\) checks a sweep locally"):
         client.jobs.validate(object())

@@ -16,7 +16,7 @@ from azure.ai.ml.entities import AmlCompute, Environment, Model
 from azure.ai.ml.sweep import Choice, MedianStoppingPolicy, Uniform
 
 from azsweep import LocalClient
-from azsweep.errors import ArgumentError, AzsweepError
+from azsweep.errors import ArgumentError
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,7 @@ mlflow.start_run()
 mlflow.log_param("Kernel type", str(args.kernel))
 mlflow.log_metric("Penalty", float(args.penalty))
 mlflow.log_metric("Accuracy", {"linear": 0.97, "rbf": 0.95, "poly": 0.9, "sigmoid": 0.3}[args.kernel] - args.penalty / 100)
+mlflow.log_text(f"kernel: {args.kernel}", "sklearn-iris-flower-classify-model/MLmodel")  # as mlflow.sklearn.log_model
 mlflow.end_run()
 """
 
@@ -119,15 +120,17 @@ def test_the_sklearn_hyperparameter_tuning_notebook(workdir: Path, capsys: pytes
     best_run = returned_sweep_job.properties["best_child_run_id"]
     trials = list(ml_client.jobs.list(parent_job_name=returned_sweep_job.name))
     best = max(trials, key=lambda t: t.score)
-    assert best.properties["run_id"] == best_run and len(trials) == 4
+    assert best.name == best_run and len(trials) == 4  # the best trial's job name, as on Azure
     model = Model(
         path=f"azureml://jobs/{best_run}/outputs/artifacts/paths/sklearn-iris-flower-classify-model/",
         name="run-model-example",
         description="Model created from run.",
         type="custom_model",
     )
-    with pytest.raises(AzsweepError, match=r"^LocalClient\.models\.create_or_update: models are not registered locally yet"):
-        ml_client.models.create_or_update(model=model)
+    registered = ml_client.models.create_or_update(model=model)
+    assert (registered.name, registered.version) == ("run-model-example", "1")
+    assert Path(registered.path, "MLmodel").read_text() == f"kernel: {best.params['kernel']}"
+    assert ml_client.models.get("run-model-example", label="latest").path == registered.path
     assert "note: compute 'cpu-cluster'" in capsys.readouterr().out
 
 

@@ -4,13 +4,16 @@ Change one line of an Azure ML sweep notebook — ``ml_client = LocalClient()`` 
 with ``MLClient``'s arguments, which are accepted and not used) — and:
 
 * ``jobs`` runs sweeps here (``jobs.py``): ``create_or_update`` returns at once and the sweep runs on in
-  a detached driver process; ``get``, ``list``, ``stream``, ``cancel`` read and stop it;
+  a detached driver process; ``get``, ``list``, ``stream``, ``cancel`` read and stop it; ``download``
+  copies a trial's (a sweep's best trial's) MLflow artifacts as ``az ml job download`` lays them out;
 * ``compute`` is this machine, whatever the name (``compute.py``);
 * ``environments`` and ``data`` are recorded under the home folder with Azure ML's version rules
   (``environments.py``, ``data.py``, ``assets.py``);
 * ``create_or_update`` / ``begin_create_or_update`` on the client send an entity to its group, as
   ``MLClient``'s do;
-* every other group of ``MLClient`` (``online_endpoints``, ``models``, ``workspaces``, ...) is there, and
+* ``models`` registers models in the MLflow model registry of the tracking store, from local files or a
+  trial's artifacts (``models.py``);
+* every other group of ``MLClient`` (``online_endpoints``, ``workspaces``, ...) is there, and
   each of its operations raises one ``AzsweepError`` naming it (``unsupported.py``).
 """
 
@@ -26,6 +29,7 @@ from azsweep.local_client.compute import LocalCompute, LocalComputeOperations, M
 from azsweep.local_client.data import LocalDataOperations
 from azsweep.local_client.environments import LocalEnvironmentOperations
 from azsweep.local_client.jobs import LocalJob, LocalJobOperations
+from azsweep.local_client.models import LocalModelOperations
 from azsweep.local_client.unsupported import REASONS, UnsupportedOperations, entity_group
 from azsweep.runner.layout import Settings
 
@@ -38,6 +42,7 @@ __all__ = [
     "LocalEnvironmentOperations",
     "LocalJob",
     "LocalJobOperations",
+    "LocalModelOperations",
     "Machine",
     "UnsupportedOperations",
 ]
@@ -70,6 +75,7 @@ class LocalClient:
         self.compute = LocalComputeOperations()
         self.environments = LocalEnvironmentOperations(self.settings)
         self.data = LocalDataOperations(self.settings)
+        self.models = LocalModelOperations(self)
         self._unsupported: dict[str, UnsupportedOperations] = {}
 
     @classmethod
@@ -87,7 +93,8 @@ class LocalClient:
 
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
         """``MLClient.create_or_update``: a sweep (or a sweep YAML path) goes to ``jobs``, an ``Environment`` to
-        ``environments``, a ``Data`` asset to ``data``, a compute to ``compute``; returns what that group returns."""
+        ``environments``, a ``Data`` asset to ``data``, a ``Model`` to ``models``, a compute to ``compute``;
+        returns what that group returns."""
         return self._dispatch(entity, "create_or_update", kwargs)
 
     def begin_create_or_update(self, entity: Any, **kwargs: Any) -> Done[Any]:
@@ -109,7 +116,7 @@ class LocalClient:
         return f"LocalClient(home={str(self.home)!r}, tracking_uri={self.tracking_uri!r})"
 
     def _dispatch(self, entity: Any, method: str, kwargs: dict[str, Any]) -> Any:
-        from azure.ai.ml.entities import Compute, Data, Environment, Job
+        from azure.ai.ml.entities import Compute, Data, Environment, Job, Model
 
         if isinstance(entity, (Job, str, os.PathLike)):
             return self.jobs.create_or_update(entity, **kwargs)
@@ -123,13 +130,15 @@ class LocalClient:
             return self.environments.create_or_update(entity)
         if isinstance(entity, Data):
             return self.data.create_or_update(entity)
+        if isinstance(entity, Model):
+            return self.models.create_or_update(entity)
         if isinstance(entity, Compute):
             return self.compute.begin_create_or_update(entity).result()
         group = entity_group(entity)
         if group is not None:
             refuse(f"{group}.{method}", getattr(self, group).reason)
         raise ArgumentError(
-            f"{{arg}}: LocalClient.{method} takes a sweep job, an Environment, a Data asset or a compute "
+            f"{{arg}}: LocalClient.{method} takes a sweep job, an Environment, a Data asset, a Model or a compute "
             f"(AmlCompute, ...), got {describe(entity)}",
             argument="entity",
         )

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from azsweep.errors import ArgumentError, AzsweepError, SweepFailed
 from azsweep.local_client.common import Done, Operations, require_name
 from azsweep.runner.layout import Settings
-from azsweep.runner.record import JobStatus, SweepRecord
+from azsweep.runner.record import JobStatus, SweepRecord, Trial
 
 if TYPE_CHECKING:
     from azsweep.local_client import LocalClient
+
+NAMED_OUTPUTS = "named-outputs"  # where a trial's run holds each named output, as on Azure
 
 
 @dataclass
@@ -46,10 +48,12 @@ class LocalJobOperations(Operations):
     """``create_or_update``, ``stream``, ``get``, ``list``, ``cancel`` for local sweeps."""
 
     group = "jobs"
-    reason = "not available for local sweeps (LocalClient.jobs has create_or_update, get, list, stream, cancel and begin_cancel)"
+    reason = (
+        "not available for local sweeps "
+        "(LocalClient.jobs has create_or_update, get, list, stream, cancel, begin_cancel and download)"
+    )
     reasons = {
         "validate": "azsweep.validate(job) checks a sweep locally, with Azure's rules",
-        "download": "a local sweep's files are in its folder, jobs.get(name).properties['azsweep.folder']",
     }
 
     def __init__(self, client: LocalClient) -> None:
@@ -124,22 +128,30 @@ class LocalJobOperations(Operations):
         return self.get(prepared.name)
 
     def get(self, name: str) -> LocalJob:
-        """The sweep ``name`` (status, best trial in ``properties``) or one of its trials."""
+        """The sweep ``name`` (status, best trial in ``properties``) or one of its trials (by its job name,
+        e.g. ``keen_otter_x_3``, what ``best_child_run_id`` and ``list(parent_job_name=...)`` give)."""
         name = require_name(name, "name")
         record = self._record(name)
         if record is None:
-            for parent in self._settings.sweep_names():
-                for trial in self.list(parent_job_name=parent):
-                    if trial.name == name:
-                        return trial
+            found = self._trial(name)
+            if found is not None:
+                return _trial_job(*found)
             raise AzsweepError(f"no local job named {name!r} in {self._settings.home}")
         properties: dict[str, Any] = {
             "primary_metric_config": json.dumps({"name": record.primary_metric, "goal": record.goal}),
             "azsweep.folder": str(self._settings.folder(name).root),
+            "mlflow.run_id": record.parent_run_id,
         }
         best = record.best()
-        if best is not None:
-            properties.update({"best_child_run_id": best.run_id, "best_child_name": best.name, "score": record.best_score})
+        if best is not None:  # as on Azure, where a sweep's child runs are jobs: the best trial's job name
+            properties.update(
+                {
+                    "best_child_run_id": best.name,
+                    "best_child_name": best.name,
+                    "best_child_mlflow_run_id": best.run_id,
+                    "score": record.best_score,
+                }
+            )
         uri = record.tracking_uri
         return LocalJob(
             name=name,
@@ -161,16 +173,66 @@ class LocalJobOperations(Operations):
         if record is None:
             raise AzsweepError(f"no local sweep named {parent_job_name!r} in {self._settings.home}")
         for t in record.trials:
-            yield LocalJob(
-                name=t.name,
-                status=t.status.value,
-                type="command",
-                parent_job_name=parent_job_name,
-                experiment_name=record.experiment_name,
-                params=t.params,
-                score=t.score,
-                properties={"run_id": t.run_id, "reason": t.reason, "std_log": str(t.log or "")},
+            yield _trial_job(record, t)
+
+    def download(
+        self, name: str, *, download_path: str | os.PathLike[str] = ".", output_name: str | None = None, all: bool = False
+    ) -> None:
+        """``MLClient.jobs.download``: a trial's files, read from its MLflow run's artifacts; for a sweep, its best
+        trial's. Laid out as ``az ml job download`` does: the default artifacts (``outputs/``, ``logs/``,
+        ``user_logs/``, ...) under ``<download_path>/artifacts/``, a named output ``x`` under
+        ``<download_path>/named-outputs/x/``. ``output_name``: that named output only; ``all``: both."""
+        name = require_name(name, "name")
+        record = self._record(name)
+        if record is not None:
+            if not record.status.terminal:
+                raise AzsweepError(
+                    f"LocalClient.jobs.download: the local sweep {name!r} is {record.status.value}; as on Azure, a job "
+                    "is downloaded once it has ended (jobs.stream waits for it)"
+                )
+            best = record.best()
+            if best is None:
+                raise AzsweepError(
+                    f"LocalClient.jobs.download: the local sweep {name!r} has no best trial ({record.status.value}, "
+                    f"{len(record.trials)} trial(s), none with a {record.primary_metric} value); download a trial by "
+                    "its name (jobs.list(parent_job_name=...))"
+                )
+            found = (record, best)
+        else:
+            trial_found = self._trial(name)
+            if trial_found is None:
+                raise AzsweepError(f"LocalClient.jobs.download: no local job named {name!r} in {self._settings.home}")
+            found = trial_found
+        sweep, trial = found
+        if not trial.status.terminal:
+            raise AzsweepError(
+                f"LocalClient.jobs.download: trial {trial.name!r} is {trial.status.value}; as on Azure, a job is "
+                "downloaded once it has ended"
             )
+        from azsweep.runner.tracking import Tracker
+
+        tracker = Tracker.for_settings(self._settings, sweep.tracking_uri or None)
+        target = Path(download_path)
+        top = tracker.list_artifacts(trial.run_id)
+        named = (
+            [Path(p).name for p, is_dir in tracker.list_artifacts(trial.run_id, NAMED_OUTPUTS) if is_dir]
+            if any(p == NAMED_OUTPUTS for p, _ in top)
+            else []
+        )
+        if output_name is not None:
+            if output_name not in named:
+                have = ", ".join(sorted(named)) or "none"
+                raise AzsweepError(
+                    f"LocalClient.jobs.download: trial {trial.name!r} has no output named {output_name!r} (named outputs: {have})"
+                )
+            tracker.download_artifacts(trial.run_id, f"{NAMED_OUTPUTS}/{output_name}", target / NAMED_OUTPUTS)
+            return
+        for path, _ in top:
+            if path != NAMED_OUTPUTS:
+                tracker.download_artifacts(trial.run_id, path, target / "artifacts")
+        if all:
+            for output in named:
+                tracker.download_artifacts(trial.run_id, f"{NAMED_OUTPUTS}/{output}", target / NAMED_OUTPUTS)
 
     def stream(self, name: str, *, poll_seconds: float = 0.5) -> None:
         """Wait for the sweep to end, printing each trial as it ends; raises ``SweepFailed`` if it failed."""
@@ -222,11 +284,53 @@ class LocalJobOperations(Operations):
     def _record(self, name: str) -> SweepRecord | None:
         return SweepRecord.load(self._settings.folder(name))
 
+    def _trial(self, name: str) -> tuple[SweepRecord, Trial] | None:
+        """The trial whose job name is ``name`` (``<sweep>_<index>``), with its sweep's record, or None."""
+        head, _, index = name.rpartition("_")
+        likely = [head] if head and index.isdigit() and self._settings.folder(head).record.exists() else []
+        for parent in likely + [n for n in self._settings.sweep_names() if n not in likely]:
+            record = self._record(parent)
+            if record is None:
+                continue
+            for trial in record.trials:
+                if trial.name == name:
+                    return record, trial
+        return None
+
+    def trial_run(self, name: str) -> tuple[SweepRecord, Trial]:
+        """azsweep's own: the trial a job name stands for, as in ``azureml://jobs/<name>/...`` (a sweep's name:
+        its best trial)."""
+        name = require_name(name, "name")
+        record = self._record(name)
+        if record is not None:
+            best = record.best()
+            if best is None:
+                raise AzsweepError(f"the local sweep {name!r} has no best trial ({record.status.value}); name one of its trials")
+            return record, best
+        found = self._trial(name)
+        if found is None:
+            raise AzsweepError(f"no local job named {name!r} in {self._settings.home}")
+        return found
+
     def _require(self, name: str) -> SweepRecord:
         record = self._record(name)
         if record is None:
             raise AzsweepError(f"no local sweep named {name!r} in {self._settings.home}")
         return record
+
+
+def _trial_job(record: SweepRecord, t: Trial) -> LocalJob:
+    """A trial as ``jobs.get`` / ``jobs.list`` return it: a command job named as Azure names a sweep's child."""
+    return LocalJob(
+        name=t.name,
+        status=t.status.value,
+        type="command",
+        parent_job_name=record.name,
+        experiment_name=record.experiment_name,
+        params=t.params,
+        score=t.score,
+        properties={"run_id": t.run_id, "mlflow.run_id": t.run_id, "reason": t.reason, "std_log": str(t.log or "")},
+    )
 
 
 def _refuse_non_sweep(job: Any) -> None:

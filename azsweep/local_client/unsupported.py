@@ -36,16 +36,11 @@ REASONS: dict[str, str] = {
     "evaluators": f"evaluators {WORKSPACE}",
     "schedules": f"schedules {WORKSPACE}",
     "components": f"components {WORKSPACE} (a local sweep runs the command its trial defines)",
-    "models": (
-        "models are not registered locally yet (a trial's MLflow run holds what it logged: "
-        "jobs.get(name).properties['best_child_run_id'])"
-    ),
 }
 
 # azure.ai.ml.entities types -> the group MLClient.create_or_update / begin_create_or_update sends them to
 # (a subclass before its base: a FeatureStore is a Workspace)
 ENTITY_GROUPS: tuple[tuple[str, str], ...] = (
-    ("Model", "models"),
     ("Component", "components"),
     ("Datastore", "datastores"),
     ("OnlineEndpoint", "online_endpoints"),

@@ -54,10 +54,40 @@ def render_command(
     return REFERENCE.sub(substitute, command)
 
 
-def trial_environment(spec: SweepSpec, params: Mapping[str, Any], literal_inputs: Mapping[str, str]) -> dict[str, str]:
-    """The variables Azure gives a trial: ``AZUREML_SWEEP_<name>``, ``AZUREML_PARAMETER_<name>`` and
-    ``trial.environment_variables`` (MLflow's variables are added by the runner)."""
+def trial_environment(
+    spec: SweepSpec,
+    params: Mapping[str, Any],
+    literal_inputs: Mapping[str, str],
+    *,
+    job_name: str,
+    experiment_name: str,
+    workspace: Mapping[str, str],
+    inputs: Mapping[str, str | None],
+    outputs: Mapping[str, str | Path],
+) -> dict[str, str]:
+    """The variables Azure gives a trial (MLflow's variables are added by the runner):
+
+    * ``AZUREML_SWEEP_<name>`` per sampled value, ``AZUREML_PARAMETER_<name>`` per literal input, then
+      ``trial.environment_variables``;
+    * Azure's own, which win over the user's: ``AZUREML_RUN_ID`` (``job_name``, the trial's name),
+      ``AZUREML_ARM_SUBSCRIPTION`` / ``AZUREML_ARM_RESOURCEGROUP`` / ``AZUREML_ARM_WORKSPACE_NAME``
+      (``workspace``: ``subscription_id`` / ``resource_group_name`` / ``workspace_name``, as
+      ``workspace_config.read_config`` gives them), ``AZUREML_ARM_PROJECT_NAME`` (``experiment_name``),
+      ``AZURE_ML_INPUT_<name>`` per input given (``inputs``: what ``${{inputs.name}}`` becomes) and
+      ``AZURE_ML_OUTPUT_<name>`` per named output (``outputs``: its folder).
+    """
     env = {f"AZUREML_SWEEP_{k}": format_value(v) for k, v in params.items()}
     env.update({f"AZUREML_PARAMETER_{k}": str(v) for k, v in literal_inputs.items()})
     env.update(spec.trial.environment_variables)
+    env.update(
+        {
+            "AZUREML_RUN_ID": job_name,
+            "AZUREML_ARM_SUBSCRIPTION": workspace["subscription_id"],
+            "AZUREML_ARM_RESOURCEGROUP": workspace["resource_group_name"],
+            "AZUREML_ARM_WORKSPACE_NAME": workspace["workspace_name"],
+            "AZUREML_ARM_PROJECT_NAME": experiment_name,
+        }
+    )
+    env.update({f"AZURE_ML_INPUT_{k}": str(v) for k, v in inputs.items() if v is not None})
+    env.update({f"AZURE_ML_OUTPUT_{k}": str(v) for k, v in outputs.items()})
     return env

@@ -38,6 +38,11 @@ class Settings:
     def sweeps(self) -> Path:
         return self.home / "sweeps"
 
+    @property
+    def models(self) -> Path:
+        """Where ``LocalClient.models`` keeps the files of each registered model version (``<name>/<version>/``)."""
+        return self.home / "models"
+
     def assets(self, kind: str) -> Path:
         """Where ``LocalClient`` records versioned assets of one kind (``environments``, ``data``)."""
         return self.home / "assets" / kind

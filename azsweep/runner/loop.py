@@ -3,7 +3,10 @@
 ``SweepRunner`` is built with its state (a new sweep's, or one recovered after a stop) and its two
 side-effect seams: a ``Launcher`` that starts trial processes and a ``TrackingStore`` (MLflow in
 production, in memory in the loop's unit tests). Each state change is written to the journal, to
-MLflow and to ``sweep.json`` as it happens.
+MLflow and to ``sweep.json`` as it happens. A trial gets Azure's variables (``command.trial_environment``;
+``AZUREML_ARM_*`` from the workspace config.json found from the definition's folder or the cwd, else
+``local``), and when it ends, whatever its status, what it left (``trial_artifacts``: ``./outputs``,
+``./logs``, ``user_logs``, named outputs) is uploaded to its run; a failed upload is a note on the trial.
 
 How a sweep ends (``SweepRunner.run``): Canceled when it was canceled (by the user, a stop of the
 driver, or its ``timeout``); Failed when no trial succeeded (a trial succeeds unless it Failed: it
@@ -19,7 +22,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,13 +32,14 @@ from azsweep.runner import tracking as tags
 from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.journal import Journal
-from azsweep.runner.layout import SweepFolder
+from azsweep.runner.layout import SweepFolder, TrialFolder
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, process_start_time, snapshot
 from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
 from azsweep.runner.smoke import failed_trial_line
 from azsweep.runner.tracking import RunState
 from azsweep.samplers import Observation, Sampler, make_sampler
 from azsweep.spec import SweepSpec, best_item, best_value
+from azsweep.workspace_config import local_workspace
 
 POLL_SECONDS = 0.1
 METRIC_POLL_SECONDS = 1.0
@@ -44,6 +48,7 @@ POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric valu
 MAX_FAILED_LINES = 10  # failed trials named in a failed sweep's message (the others are counted)
 FIRST_WAVE_REASON = "canceled: every trial of the first wave failed"
 KEEP_GOING_HINT = "fix what they report, or run on regardless: azsweep run --keep-going (keep_going=True in Python)"
+MAX_UPLOAD_ERROR = 300  # characters of an upload error kept in a trial's note
 
 EventHandler = Callable[[str, SweepRecord, "Trial | None"], None]
 
@@ -97,6 +102,9 @@ class TrackingStore(Protocol):
 
     def log_missing_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Log as params the values the run has no param of that name for (the script's own value wins)."""
+
+    def log_artifact_folder(self, run_id: str, folder: Path, artifact_path: str) -> None:
+        """Upload the files under ``folder`` as the run's artifacts under ``artifact_path``."""
 
     def finish(self, run_id: str, status: JobStatus, tags: Mapping[str, str] | None = None) -> None: ...
     def set_running(self, run_id: str) -> None: ...
@@ -171,6 +179,10 @@ class SweepRunner:
         self.resumable = False  # the cancel is an interruption: a resume re-runs the trials it stopped
         self.keep_going = keep_going  # run on when every trial of the first wave failed (a local override)
         self.failure: str | None = None  # why the sweep stopped early, failed
+        # the AZUREML_ARM_* values: the workspace config.json found from the definition's folder or the cwd
+        self.workspace, note = local_workspace(spec.base_dir, Path.cwd())
+        if note and note not in self.record.notes:
+            self.record.notes.append(note)
 
     @property
     def name(self) -> str:
@@ -278,13 +290,23 @@ class SweepRunner:
         env = dict(os.environ)
         # the Python that runs azsweep comes first on the trial's PATH, so ``python`` is the one the run note names
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-        env.update(trial_environment(self.spec, params, self.inputs.literals))
+        env.update(
+            trial_environment(
+                self.spec,
+                params,
+                self.inputs.literals,
+                job_name=name,
+                experiment_name=self.record.experiment_name,
+                workspace=self.workspace,
+                inputs=self.inputs.values,
+                outputs=outputs,
+            )
+        )
         env.update(
             {
                 "MLFLOW_TRACKING_URI": self.tracker.uri,
                 "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
                 "MLFLOW_RUN_ID": run_id,
-                "AZUREML_RUN_ID": name,
                 "AZSWEEP_SWEEP_NAME": self.name,
                 "AZSWEEP_HOME": str(self.folder.home),
                 "AZSWEEP_TRIAL_INDEX": str(index),
@@ -354,12 +376,15 @@ class SweepRunner:
         run_tags = {tags.STATUS_TAG: status.value, **(extra_tags or {})}
         if reason:
             run_tags[tags.REASON_TAG] = reason
+        notes = [self._upload_artifacts(trial)]
         if trial.score is None:
             logged = self.tracker.metric_names(trial.run_id)
-            note = (
+            notes.append(
                 f"no value of the primary metric {self.objective.primary_metric!r} was logged "
                 f"(logged: {', '.join(logged) or 'nothing'})"
             )
+        note = "; ".join(n for n in notes if n)
+        if note:
             run_tags[tags.NOTE_TAG] = note
             trial.reason = f"{reason}; {note}" if reason else note
         self.tracker.finish(trial.run_id, status, run_tags)
@@ -378,6 +403,20 @@ class SweepRunner:
         self._update_best()
         self.record.save(self.folder)
         self.on_event("trial_ended", self.record, trial)
+
+    def _upload_artifacts(self, trial: Trial) -> str:
+        """Upload what the trial left (``trial_artifacts``) to its run; a folder without files is skipped.
+
+        Never raises: a failed upload is returned as a note for the trial, and the sweep goes on.
+        """
+        failed = []
+        for local, artifact_path in trial_artifacts(self.folder.trial(trial.name), self.spec.outputs):
+            try:
+                if _has_files(local):
+                    self.tracker.log_artifact_folder(trial.run_id, local, artifact_path)
+            except Exception as exc:
+                failed.append(f"{artifact_path}/ ({type(exc).__name__}: {str(exc)[:MAX_UPLOAD_ERROR]})")
+        return f"artifacts not uploaded: {', '.join(failed)}" if failed else ""
 
     def _update_score(self, trial: Trial) -> None:
         values = self.tracker.metric_values(trial.run_id, self.objective.primary_metric)
@@ -484,6 +523,23 @@ class SweepRunner:
         self.journal.append("sweep_ended", status=status.value, message=message, resumable=self.resumable)
         record.save(self.folder)
         self.on_event("finished", record, None)
+
+
+def trial_artifacts(folder: TrialFolder, outputs: Iterable[str]) -> list[tuple[Path, str]]:
+    """What a trial's run receives when the trial ends, as Azure uploads a job's files: (local folder,
+    artifact path) for ``./outputs`` and ``./logs`` of its working directory, its ``user_logs`` and each
+    named output (``named-outputs/<name>``, where ``jobs.download(output_name=...)`` looks)."""
+    return [
+        (folder.code / "outputs", "outputs"),
+        (folder.code / "logs", "logs"),
+        (folder.log.parent, "user_logs"),
+        *((folder.output(name), f"named-outputs/{name}") for name in outputs),
+    ]
+
+
+def _has_files(folder: Path) -> bool:
+    """Whether there is a file anywhere under ``folder`` (stops at the first one)."""
+    return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
 
 def best_trial(trials: Sequence[Trial], maximize: bool) -> Trial | None:

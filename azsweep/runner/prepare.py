@@ -157,7 +157,9 @@ def prepare(
             give="resume=True",
         )
     input_overrides = absolute_overrides(inputs)
-    resolved = resolve_inputs(spec, input_overrides, folder.inputs)  # input errors surface here, before anything starts
+    resolved = resolve_inputs(
+        spec, input_overrides, folder.inputs, settings.home
+    )  # input errors surface here, before anything starts
     if input_overrides:
         overrides["inputs"] = dict(input_overrides)
     if keep_going:
@@ -199,7 +201,7 @@ def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: S
                 )
         except Exception:  # the recorded definition is what counts
             pass
-    resolved = resolve_inputs(spec, recorded.input_overrides, folder.inputs)
+    resolved = resolve_inputs(spec, recorded.input_overrides, folder.inputs, settings.home)
     return PreparedSweep(
         settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes, resume=True
     )

@@ -165,8 +165,12 @@ class Tracker:
         self.set_tags(run_id, {STATUS_TAG: JobStatus.RUNNING.value})
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        for key, value in tags.items():
-            _retry(self.client.set_tag, run_id, key, value[:MAX_TAG_VALUE])
+        """Set the tags in one call to the store (a call costs milliseconds on SQLite, whatever its size)."""
+        if not tags:
+            return
+        from mlflow.entities import RunTag
+
+        _retry(self.client.log_batch, run_id, tags=[RunTag(k, v[:MAX_TAG_VALUE]) for k, v in tags.items()])
 
     def log_best(self, parent_id: str, best_run_id: str | None, score: float | None, metric: str) -> None:
         """Mark the best trial on the parent as Azure does (``best_child_run_id``, ``score``)."""
@@ -180,6 +184,10 @@ class Tracker:
     def log_artifacts(self, run_id: str, paths: Iterable[Path], artifact_path: str) -> None:
         for path in paths:
             _retry(self.client.log_artifact, run_id, str(path), artifact_path=artifact_path)
+
+    def log_artifact_folder(self, run_id: str, folder: Path, artifact_path: str) -> None:
+        """Upload the files under ``folder`` (its tree kept) as artifacts of ``run_id`` under ``artifact_path``."""
+        _retry(self.client.log_artifacts, run_id, str(folder), artifact_path=artifact_path)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -296,10 +304,86 @@ class Tracker:
             interrupted=interrupted,
         )
 
+    # -- artifacts (read back) ---------------------------------------------------------------------
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[tuple[str, bool]]:
+        """(path, is_dir) of each artifact of the run directly under ``path`` (the root when None)."""
+        return [(f.path, f.is_dir) for f in _retry(self.client.list_artifacts, run_id, path)]
+
+    def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path:
+        """Copy the run's artifact ``path`` (a file or folder) into ``dst``, as ``dst/<last part of path>``; returns it."""
+        dst.mkdir(parents=True, exist_ok=True)
+        return Path(_retry(self.client.download_artifacts, run_id, path, str(dst)))
+
+    # -- the model registry ------------------------------------------------------------------------
+
+    def register_model_version(
+        self, name: str, source: str, *, run_id: str | None, description: str | None, tags: Mapping[str, str]
+    ) -> ModelVersionInfo:
+        """A new version of the registered model ``name`` (created when missing) whose files are at ``source``."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            _retry(self.client.get_registered_model, name)
+        except MlflowException:
+            try:
+                _retry(self.client.create_registered_model, name)
+            except MlflowException:  # registered concurrently
+                _retry(self.client.get_registered_model, name)
+        version = _retry(
+            self.client.create_model_version,
+            name,
+            source,
+            run_id=run_id,
+            tags={k: v[:MAX_TAG_VALUE] for k, v in tags.items()},
+            description=description,
+        )
+        return _model_version(version)
+
+    def model_version(self, name: str, version: str) -> ModelVersionInfo | None:
+        """Version ``version`` of the registered model ``name``, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return _model_version(_retry(self.client.get_model_version, name, version))
+        except MlflowException:
+            return None
+
+    def model_versions(self, name: str | None = None) -> list[ModelVersionInfo]:
+        """Every version of ``name`` (every registered model's when None), oldest first."""
+        query = None if name is None else f"name = '{_quote(name)}'"
+        found = _retry(self.client.search_model_versions, query)
+        return sorted((_model_version(v) for v in found), key=lambda v: (v.name, v.created, int(v.version)))
+
     def folder_of(self, record: SweepRecord) -> SweepFolder | None:
         """The local folder tagged on the sweep's parent run."""
         root = self.run_state(record.parent_run_id).tags.get(FOLDER_TAG)
         return SweepFolder.at(root) if root else None
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """A version of a model in MLflow's model registry, as LocalClient needs it back."""
+
+    name: str
+    version: str
+    source: str
+    run_id: str | None
+    description: str | None
+    tags: Mapping[str, str]
+    created: float  # ms since the epoch
+
+
+def _model_version(v: Any) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        name=v.name,
+        version=str(v.version),
+        source=v.source,
+        run_id=v.run_id or None,
+        description=v.description or None,
+        tags=dict(v.tags or {}),
+        created=float(v.creation_timestamp or 0),
+    )
 
 
 def _sampled_and_logged(tags: Mapping[str, str], params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

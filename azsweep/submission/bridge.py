@@ -22,6 +22,7 @@ from typing import Any
 
 from azsweep.azure_compat import job_from_rest
 from azsweep.errors import AzsweepError, DefinitionError, Problem, SubmitError
+from azsweep.workspace_config import find_config, read_config
 
 WORKSPACE_FLAGS = {
     "subscription_id": "--subscription",
@@ -30,10 +31,6 @@ WORKSPACE_FLAGS = {
 }
 PLACEHOLDERS = {"subscription_id": "SUBSCRIPTION_ID", "resource_group_name": "RESOURCE_GROUP", "workspace_name": "WORKSPACE_NAME"}
 LOGIN_HINT = "run `az login` (in CI: azure/login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET) and retry"
-# MLClient.from_config looks for these, in this order, from the current folder up to 20 levels above it
-_CONFIG_DIRS: tuple[str | None, ...] = (".azureml", "aml_config", None)
-_CONFIG_FILES = ("config.json", "project.json")
-_CONFIG_LEVELS = 20
 
 
 # --- workspace ----------------------------------------------------------------------------------
@@ -50,42 +47,6 @@ class Workspace:
 
     def __str__(self) -> str:
         return f"workspace {self.workspace_name} (resource group {self.resource_group_name}, subscription {self.subscription_id})"
-
-
-def find_config(start: Path | str | None = None) -> Path | None:
-    """The ``config.json`` that ``MLClient.from_config`` would use, searching from ``start`` (default: cwd)."""
-    origin = Path(start or ".").resolve()
-    for folder in _CONFIG_DIRS:
-        for name in _CONFIG_FILES:
-            current = origin
-            for _ in range(_CONFIG_LEVELS + 1):
-                candidate = current / folder / name if folder else current / name
-                if candidate.is_file():
-                    return candidate
-                if current.parent == current:
-                    break
-                current = current.parent
-    return None
-
-
-def read_config(path: Path) -> dict[str, str]:
-    """Workspace values from a config.json (``subscription_id`` / ``resource_group`` / ``workspace_name`` or ``Scope``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SubmitError(f"{path}: cannot read the workspace config ({exc})") from None
-    scope = data.get("Scope") if isinstance(data, Mapping) else None
-    if isinstance(scope, str):
-        parts = scope.split("/")
-        if len(parts) > 8:
-            return {"subscription_id": parts[2], "resource_group_name": parts[4], "workspace_name": parts[8]}
-    if not isinstance(data, Mapping) or not all(data.get(k) for k in ("subscription_id", "resource_group", "workspace_name")):
-        raise SubmitError(f"{path}: a workspace config needs subscription_id, resource_group and workspace_name")
-    return {
-        "subscription_id": str(data["subscription_id"]),
-        "resource_group_name": str(data["resource_group"]),
-        "workspace_name": str(data["workspace_name"]),
-    }
 
 
 def resolve_workspace(
