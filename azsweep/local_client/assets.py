@@ -12,10 +12,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from azsweep.errors import ArgumentError, AzsweepError
-from azsweep.local_client.common import describe, require_asset_name
+from azsweep.local_client.common import Operations, describe, require_asset_name
 
 LATEST = "latest"  # the one label Azure ML manages
 
@@ -125,3 +125,44 @@ class VersionedStore:
         which = f"{name}:{version}" if version is not None else f"{name}@{LATEST}"
         have = f"recorded versions: {', '.join(known)}" if known else f"record it with {self.kind}.create_or_update(...)"
         return AzsweepError(f"no local {self.noun} {which} in {self.root}; {have}")
+
+
+E = TypeVar("E")
+
+
+class VersionedOperations(Operations, Generic[E]):
+    """``get``, ``list`` and ``resolve`` of a versioned asset group (environments, data), over its ``VersionedStore``;
+    a subclass says how a record becomes azure-ai-ml's entity (``_entity``)."""
+
+    _store: VersionedStore
+
+    @property
+    def root(self) -> Path:
+        """``<home>/assets/<group>``: one folder per name, one JSON record per version."""
+        return self._store.root
+
+    def _entity(self, record: dict[str, Any], path: Path) -> E:
+        raise NotImplementedError
+
+    def _read(self, record: dict[str, Any]) -> E:
+        return self._entity(record, self._store.path(record["name"], str(record["version"])))
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> E:
+        """The recorded asset ``name`` at ``version``, or at ``label='latest'`` (one of the two, as MLClient)."""
+        return self._read(self._store.get(name, version=version, label=label))
+
+    def list(self, name: str | None = None, **_: Any) -> list[E]:
+        """Every version of ``name``, newest first; without ``name``, the latest version of each asset."""
+        store = self._store
+        if name is not None:
+            records = list(reversed(store.versions(require_asset_name(name, "name"))))
+        else:
+            records = [r for r in (store.latest(n) for n in store.names()) if r is not None]
+        return [self._read(r) for r in records]
+
+    def resolve(self, reference: str) -> E:
+        """azsweep's own (not MLClient's): the asset a job names as ``azureml:name:version`` or ``name@latest``."""
+        return self._read(self._store.resolve(reference))
+
+    def __repr__(self) -> str:
+        return f"<LocalClient.{self.group}: recorded in {self.root}; versions as name:version or name@{LATEST}>"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azsweep.errors import ArgumentError, AzsweepError
-from azsweep.local_client.assets import LATEST, VersionedStore
-from azsweep.local_client.common import Operations, describe, require_asset_name
+from azsweep.local_client.assets import VersionedOperations, VersionedStore
+from azsweep.local_client.common import describe, require_asset_name
 from azsweep.runner.layout import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ _KINDS = {"uri_file": "a file", "uri_folder": "a folder"}
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-class LocalDataOperations(Operations):
+class LocalDataOperations(VersionedOperations["Data"]):
     """``create_or_update``, ``get``, ``list`` of ``MLClient.data``, for local files and folders."""
 
     group = "data"
@@ -31,11 +31,6 @@ class LocalDataOperations(Operations):
 
     def __init__(self, settings: Settings) -> None:
         self._store = VersionedStore(settings.assets("data"), "data", "data asset")
-
-    @property
-    def root(self) -> Path:
-        """``<home>/assets/data``: one folder per name, one JSON record per version."""
-        return self._store.root
 
     def create_or_update(self, data: Data) -> Data:
         """Record ``data`` (a local ``uri_file`` or ``uri_folder``). Without a version, as on Azure: the next
@@ -70,30 +65,10 @@ class LocalDataOperations(Operations):
                     f"{existing.get('path')} ({existing.get('type')}), and a version does not change; give another "
                     f"version, or none for the next one ({store.next_version(name)})"
                 )
-        return _entity(store.save(name, version, fields), store.path(name, version))
+        return self._entity(store.save(name, version, fields), store.path(name, version))
 
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> Data:
-        """The recorded data asset ``name`` at ``version``, or at ``label='latest'`` (one of the two, as MLClient)."""
-        record = self._store.get(name, version=version, label=label)
-        return _entity(record, self._store.path(record["name"], str(record["version"])))
-
-    def list(self, name: str | None = None, **_: Any) -> list[Data]:
-        """Every version of ``name``, newest first; without ``name``, the latest version of each data asset."""
-        store = self._store
-        if name is not None:
-            records = list(reversed(store.versions(require_asset_name(name, "name"))))
-        else:
-            records = [r for r in (store.latest(n) for n in store.names()) if r is not None]
-        return [_entity(r, store.path(r["name"], str(r["version"]))) for r in records]
-
-    def resolve(self, reference: str) -> Data:
-        """azsweep's own (not MLClient's): the data asset a job input names as ``azureml:name:version`` or
-        ``azureml:name@latest``. (Job inputs are not resolved through it yet.)"""
-        record = self._store.resolve(reference)
-        return _entity(record, self._store.path(record["name"], str(record["version"])))
-
-    def __repr__(self) -> str:
-        return f"<LocalClient.data: recorded in {self.root}; versions as name:version or name@{LATEST}>"
+    def _entity(self, record: dict[str, Any], path: Path) -> Data:
+        return _entity(record, path)
 
 
 def _local_path(path: Any, kind: str) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azsweep.errors import ArgumentError, AzsweepError
-from azsweep.local_client.assets import LATEST, VersionedStore
-from azsweep.local_client.common import Operations, describe, require_asset_name
+from azsweep.local_client.assets import VersionedOperations, VersionedStore
+from azsweep.local_client.common import describe, require_asset_name
 from azsweep.runner.layout import Settings
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _DEFINITION = ("image", "conda_file", "build", "os_type")  # what a version fixes; description and tags may change
 
 
-class LocalEnvironmentOperations(Operations):
+class LocalEnvironmentOperations(VersionedOperations["Environment"]):
     """``create_or_update``, ``get``, ``list`` of ``MLClient.environments``, recorded locally."""
 
     group = "environments"
@@ -29,11 +29,6 @@ class LocalEnvironmentOperations(Operations):
 
     def __init__(self, settings: Settings) -> None:
         self._store = VersionedStore(settings.assets("environments"), "environments", "environment")
-
-    @property
-    def root(self) -> Path:
-        """``<home>/assets/environments``: one folder per name, one JSON record per version."""
-        return self._store.root
 
     def create_or_update(self, environment: Environment) -> Environment:
         """Record ``environment``. Without a version, as on Azure: the latest version when it has the same
@@ -66,29 +61,10 @@ class LocalEnvironmentOperations(Operations):
                     f"another image, conda file or build, and a version does not change; give another version, or none "
                     f"for the next one ({store.next_version(name)})"
                 )
-        return _entity(store.save(name, version, fields), store.path(name, version))
+        return self._entity(store.save(name, version, fields), store.path(name, version))
 
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> Environment:
-        """The recorded environment ``name`` at ``version``, or at ``label='latest'`` (one of the two, as MLClient)."""
-        record = self._store.get(name, version=version, label=label)
-        return _entity(record, self._store.path(record["name"], str(record["version"])))
-
-    def list(self, name: str | None = None, **_: Any) -> list[Environment]:
-        """Every version of ``name``, newest first; without ``name``, the latest version of each environment."""
-        store = self._store
-        if name is not None:
-            records = list(reversed(store.versions(require_asset_name(name, "name"))))
-        else:
-            records = [r for r in (store.latest(n) for n in store.names()) if r is not None]
-        return [_entity(r, store.path(r["name"], str(r["version"]))) for r in records]
-
-    def resolve(self, reference: str) -> Environment:
-        """azsweep's own (not MLClient's): the environment a job names as ``name:version`` or ``name@latest``."""
-        record = self._store.resolve(reference)
-        return _entity(record, self._store.path(record["name"], str(record["version"])))
-
-    def __repr__(self) -> str:
-        return f"<LocalClient.environments: recorded in {self.root}; versions as name:version or name@{LATEST}>"
+    def _entity(self, record: dict[str, Any], path: Path) -> Environment:
+        return _entity(record, path)
 
 
 def _fields(environment: Environment) -> dict[str, Any]:
