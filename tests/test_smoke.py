@@ -13,7 +13,8 @@ import yaml
 
 from azsweep.cli import main
 from azsweep.runner import Tracker, Trial
-from azsweep.runner.smoke import SMOKE_TRIAL_TIMEOUT, last_line, smoke_limits, smoke_problems, verdict
+from azsweep.runner.process import last_line
+from azsweep.runner.smoke import SMOKE_TRIAL_TIMEOUT, smoke_limits, smoke_problems, verdict
 from azsweep.spec import Limits
 
 ROOT = Path(__file__).resolve().parents[1]

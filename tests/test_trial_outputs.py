@@ -117,8 +117,9 @@ def test_an_unwritable_artifact_store_is_a_note_on_each_trial_and_the_sweep_goes
     assert store.runs[completed.run_id].tags[tags.NOTE_TAG] == note
     assert store.runs[completed.run_id].status == "FINISHED"
     failed = record.trials[1]
-    assert failed.reason == f"exited with code 1; artifacts not uploaded: outputs/ {error}, user_logs/ {error}"
-    assert store.runs[failed.run_id].tags[tags.REASON_TAG] == "exited with code 1"
+    # a failed trial's reason says what its log said last
+    assert failed.reason == f"exited with code 1: Traceback: boom; artifacts not uploaded: outputs/ {error}, user_logs/ {error}"
+    assert store.runs[failed.run_id].tags[tags.REASON_TAG] == "exited with code 1: Traceback: boom"
     canceled = record.trials[2]
     assert canceled.reason == f"trial_timeout of 5 s reached; artifacts not uploaded: logs/ {error}, user_logs/ {error}"
     assert store.runs[canceled.run_id].status == "KILLED"

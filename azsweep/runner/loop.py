@@ -33,9 +33,8 @@ from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder, TrialFolder
-from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, process_start_time, snapshot
+from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time, snapshot
 from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
-from azsweep.runner.smoke import failed_trial_line
 from azsweep.runner.tracking import RunState
 from azsweep.samplers import Observation, Sampler, make_sampler
 from azsweep.spec import SweepSpec, best_item, best_value
@@ -347,8 +346,9 @@ class SweepRunner:
             self.deadlines.pop(index, None)
             if code == 0:
                 self._record_end(index, JobStatus.COMPLETED, code, "")
-            else:
-                self._record_end(index, JobStatus.FAILED, code, exit_reason(code))
+            else:  # how it ended, and what its log said last (for a Python crash, the exception)
+                said = last_line(self.record.trials[index].log)
+                self._record_end(index, JobStatus.FAILED, code, exit_reason(code) + (f": {said}" if said else ""))
 
     def _stop_trial(self, index: int, reason: str, extra_tags: Mapping[str, str] | None = None) -> None:
         process = self.processes.pop(index)

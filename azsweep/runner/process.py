@@ -10,6 +10,10 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from azsweep.runner.record import Trial
 
 KILL_GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL of a trial
 _IGNORE = shutil.ignore_patterns("__pycache__", ".git", ".azsweep", "mlruns", "*.pyc")
@@ -168,3 +172,36 @@ class ProcessLauncher:
             process.terminate()
         for process in leftovers:
             process.stop(KILL_GRACE_SECONDS)
+
+
+def failed_trial_line(trial: Trial) -> str:
+    """One line for a failed trial: how it ended, what its log said last, and where its log is."""
+    last = last_line(trial.log)
+    said = f": {last}" if last else ""
+    where = f"; log: {trial.log}" if trial.log else ""
+    return f"{trial.name} ({exit_reason(trial.exit_code)}){said}{where}"
+
+
+TRACEBACK = "Traceback (most recent call last):"
+LAST_LINE_CHARS = 300
+_TAIL_BYTES = 64 * 1024
+
+
+def last_line(log: Path | None) -> str:
+    """What a trial's log says last: for a Python crash, the exception line of the last traceback (its
+    message may go on over more lines, as MLflow's do); otherwise the last non-empty line."""
+    if log is None or not log.is_file():
+        return ""
+    with log.open("rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - _TAIL_BYTES))
+        tail = f.read().decode("utf-8", errors="replace")
+    lines = tail.splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip() == TRACEBACK), None)
+    if start is not None:
+        # after the frames (indented), the first line at the margin is the exception: "Type: message"
+        exception = next((line for line in lines[start + 1 :] if line.strip() and not line[0].isspace()), None)
+        if exception is not None:
+            return exception.strip()[:LAST_LINE_CHARS]
+    text = [line.strip() for line in lines if line.strip()]
+    return text[-1][:LAST_LINE_CHARS] if text else ""
