@@ -130,13 +130,13 @@ def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: A
     from azsweep.runner import Tracker
 
     view = load_view(name, Tracker.for_settings(settings, uri), settings=settings)
+    failing = (view.best_trial is None or view.status == "Failed") and not args.smoke
     if args.json:
         print(json.dumps(view_json(view, all_params=args.all_params), default=str))
     else:
         cli.console().print(trials_table(view, limit=20, all_params=args.all_params))
-        failing = (view.best_trial is None or view.status == "Failed") and not args.smoke
         _print_footer(err, view, uri, message=not failing)  # a failure's message is the error line below
-    if (view.best_trial is None or view.status == "Failed") and not args.smoke:
+    if failing:
         err.print(
             f"error: {view.message or 'no trial logged the primary metric ' + repr(view.primary_metric)}",
             markup=False,

@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from azsweep.cli import _common as cli
-from azsweep.report.plot import ARTIFACT_PATH, plot_sweep
 
 
 def add_parsers(sub: Any) -> None:
@@ -24,6 +23,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def plot(args: argparse.Namespace) -> int:
+    from azsweep.report.plot import ARTIFACT_PATH, plot_sweep  # on use: the CLI starts without the runner
+
     result = plot_sweep(args.name, args.out, all_params=args.all_params)
     for path in result.paths:
         print(path)

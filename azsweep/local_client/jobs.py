@@ -184,26 +184,15 @@ class LocalJobOperations(Operations):
         ``<download_path>/named-outputs/x/``. ``output_name``: that named output only; ``all``: both."""
         name = require_name(name, "name")
         record = self._record(name)
-        if record is not None:
-            if not record.status.terminal:
-                raise AzsweepError(
-                    f"LocalClient.jobs.download: the local sweep {name!r} is {record.status.value}; as on Azure, a job "
-                    "is downloaded once it has ended (jobs.stream waits for it)"
-                )
-            best = record.best()
-            if best is None:
-                raise AzsweepError(
-                    f"LocalClient.jobs.download: the local sweep {name!r} has no best trial ({record.status.value}, "
-                    f"{len(record.trials)} trial(s), none with a {record.primary_metric} value); download a trial by "
-                    "its name (jobs.list(parent_job_name=...))"
-                )
-            found = (record, best)
-        else:
-            trial_found = self._trial(name)
-            if trial_found is None:
-                raise AzsweepError(f"LocalClient.jobs.download: no local job named {name!r} in {self._settings.home}")
-            found = trial_found
-        sweep, trial = found
+        if record is not None and not record.status.terminal:
+            raise AzsweepError(
+                f"LocalClient.jobs.download: the local sweep {name!r} is {record.status.value}; as on Azure, a job "
+                "is downloaded once it has ended (jobs.stream waits for it)"
+            )
+        try:
+            sweep, trial = self.trial_run(name)
+        except AzsweepError as exc:
+            raise AzsweepError(f"LocalClient.jobs.download: {exc}") from None
         if not trial.status.terminal:
             raise AzsweepError(
                 f"LocalClient.jobs.download: trial {trial.name!r} is {trial.status.value}; as on Azure, a job is "
@@ -305,7 +294,10 @@ class LocalJobOperations(Operations):
         if record is not None:
             best = record.best()
             if best is None:
-                raise AzsweepError(f"the local sweep {name!r} has no best trial ({record.status.value}); name one of its trials")
+                raise AzsweepError(
+                    f"the local sweep {name!r} has no best trial ({record.status.value}, {len(record.trials)} trial(s), "
+                    f"none with a {record.primary_metric} value); name one of its trials (jobs.list(parent_job_name=...))"
+                )
             return record, best
         found = self._trial(name)
         if found is None:

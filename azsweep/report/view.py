@@ -14,7 +14,7 @@ from azsweep.runner.command import format_value
 from azsweep.runner.layout import Settings
 from azsweep.runner.record import JobStatus, RecordedDefinition, SweepRecord, Trial
 from azsweep.runner.tracking import Tracker
-from azsweep.spec import best_value, ranked
+from azsweep.spec import ranked
 
 
 @dataclass
@@ -89,7 +89,7 @@ def load_view(name: str, tracker: Tracker | None = None, *, settings: Settings |
     """The sweep ``name`` as its record holds it, with its recorded definition when kept."""
     settings = settings or Settings.resolve()
     tracker = tracker or Tracker.for_settings(settings)
-    record = tracker.read_sweep(name, best_value)
+    record = tracker.read_sweep(name)
     if record is None:
         raise AzsweepError(f"no local sweep named {name!r} in the tracking store {tracker.uri}")
     definition = None

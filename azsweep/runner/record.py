@@ -9,11 +9,11 @@ record is read by ``tracking.read_sweep`` into the same types).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +104,6 @@ class Trial:
     def log(self) -> Path | None:
         """``user_logs/std_log.txt`` of the trial's folder, when it has one."""
         return log_of(self.workdir) if self.workdir else None
-
-    @property
-    def finite_score(self) -> float | None:
-        return self.score if self.score is not None and math.isfinite(self.score) else None
 
     @property
     def note(self) -> str:
@@ -215,7 +211,11 @@ class RecordedDefinition:
     home: str = ""
 
     def spec(self) -> SweepSpec:
-        """The effective spec."""
+        """The effective spec (built once: reports ask for it often)."""
+        return self._effective_spec
+
+    @cached_property
+    def _effective_spec(self) -> SweepSpec:
         return spec_from_rest(self.effective, base_dir=self.base_dir, source=f"{self.name}: definition.json")
 
     def write(self, folder: SweepFolder) -> Path:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from azsweep.runner.command import format_value
 from azsweep.runner.layout import Settings, SweepFolder
 from azsweep.runner.record import JobStatus, SweepRecord, Trial
+from azsweep.spec import best_value
 
 # tags on the parent run (the sweep)
 SWEEP_TAG = "azsweep.sweep"  # the sweep name
@@ -213,12 +214,12 @@ class Tracker:
     def metric_names(self, run_id: str) -> list[str]:
         return sorted(_retry(self.client.get_run, run_id).data.metrics)
 
-    def read_sweep(self, name: str, best: Callable[[list[float], bool], float | None]) -> SweepRecord | None:
+    def read_sweep(self, name: str) -> SweepRecord | None:
         """The sweep ``name`` as MLflow records it (parent run tagged with the name, and its child runs).
 
         Trial params are the sampled values as recorded text (the ``azsweep.param.<name>`` tags; the run's
         params for runs recorded before those tags), ``logged_params`` every other param the script logged;
-        each trial's score is ``best(values, maximize)`` of its primary-metric values. Attempts a stop of the
+        each trial's score is the best of its primary-metric values (``spec.best_value``). Attempts a stop of the
         driver interrupted are listed in ``interrupted``.
         """
         experiments = [e.experiment_id for e in _retry(self.client.search_experiments)]
@@ -257,7 +258,7 @@ class Tracker:
                     params=sampled,
                     run_id=run.info.run_id,
                     status=JobStatus.from_mlflow(run.info.status),
-                    score=best(values, goal == "maximize"),
+                    score=best_value(values, goal == "maximize"),
                     intervals=len(values),
                     reason=reason,
                     started=run.info.start_time / 1000,
