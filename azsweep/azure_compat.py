@@ -21,7 +21,7 @@ from typing import Any
 INTERNALS = {
     "rest_body": "azure.ai.ml._restclient.arm_ml_service._utils.model_base.SdkJSONEncoder, Job._to_rest_object",
     "job_from_rest": "azure.ai.ml._restclient.arm_ml_service.models.JobBase, Job._from_rest_object",
-    "as_sweep_job": "azure.ai.ml.entities.Sweep._to_job",
+    "as_job": "azure.ai.ml.entities.Sweep._to_job",
     "base_path / set_base_path": "Job._base_path",
     "replaced_upload": "azure.ai.ml.operations._job_operations._upload_and_generate_remote_uri",
 }
@@ -53,8 +53,9 @@ def job_from_rest(props: Mapping[str, Any], base_dir: str | Path) -> Any:
     return job
 
 
-def as_sweep_job(job: Any) -> Any:
-    """The ``SweepJob`` a ``.sweep()`` node stands for; any other job as it is."""
+def as_job(job: Any) -> Any:
+    """The job a node stands for (a ``SweepJob`` for ``.sweep()``, a ``CommandJob`` for ``command(...)``);
+    any other job as it is."""
     return job._to_job() if hasattr(job, "_to_job") else job
 
 

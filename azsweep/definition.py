@@ -1,7 +1,8 @@
 """Read any form of sweep definition into the REST wire form azure-ai-ml would send.
 
 Accepted: a CLI v2 YAML path (read with ``azure.ai.ml.load_job``), an azure-ai-ml or azsweep
-``SweepJob``, and the ``Sweep`` node that ``command(...)(...).sweep(...)`` returns. azure-ai-ml's
+``SweepJob``, and the ``Sweep`` node that ``command(...)(...).sweep(...)`` returns; for local runs
+(``load_job_spec``) also a command job: ``command(...)``, a ``CommandJob``, or a YAML ``type: command``. azure-ai-ml's
 own errors (marshmallow's nested JSON, ``ValidationException``, and a few crashes on incomplete
 jobs) are translated into one-line problems that name the field.
 """
@@ -18,10 +19,21 @@ from typing import Any
 
 import yaml
 
-from azsweep.azure_compat import as_sweep_job, base_path, rest_body
+from azsweep.azure_compat import as_job, base_path, rest_body
 from azsweep.errors import DefinitionError, InvalidValue, Problem
 from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, from_wire
-from azsweep.spec import FIELDS, SweepSpec, build_spec, check_key_name, parse_duration, rest_name, section_to_rest
+from azsweep.spec import (
+    FIELDS,
+    CommandSpec,
+    SweepSpec,
+    build_command_spec,
+    build_spec,
+    check_key_name,
+    is_command_job,
+    parse_duration,
+    rest_name,
+    section_to_rest,
+)
 
 
 @dataclass
@@ -40,19 +52,31 @@ class Definition:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def read_definition(definition: Any) -> Definition:
-    """Read ``definition`` and collect the problems azure-ai-ml and our pre-checks find."""
+def read_definition(definition: Any, *, commands: bool = False) -> Definition:
+    """Read ``definition`` and collect the problems azure-ai-ml and our pre-checks find (``commands``: a
+    command job is read too, not only sweeps)."""
     if isinstance(definition, (str, os.PathLike)):
-        return _read_yaml(Path(definition))
-    return _read_object(definition)
+        return _read_yaml(Path(definition), commands)
+    return _read_object(definition, commands)
 
 
 def load_spec(definition: Any) -> tuple[SweepSpec | None, Definition]:
-    """Read and check ``definition``; the spec is None when any error was found."""
-    d = read_definition(definition)
+    """Read and check the sweep ``definition``; the spec is None when any error was found."""
+    spec, d = load_job_spec(definition, commands=False)
+    assert not isinstance(spec, CommandSpec)
+    return spec, d
+
+
+def load_job_spec(definition: Any, *, commands: bool = True) -> tuple[SweepSpec | CommandSpec | None, Definition]:
+    """Read and check a sweep or (with ``commands``) a command job; the spec is None when any error was found."""
+    d = read_definition(definition, commands=commands)
     if d.props is None:
         return None, d
-    spec, problems = build_spec(d.props, base_dir=d.base_dir)
+    if is_command_job(d.props):
+        spec: SweepSpec | CommandSpec | None
+        spec, problems = build_command_spec(d.props, base_dir=d.base_dir)
+    else:
+        spec, problems = build_spec(d.props, base_dir=d.base_dir)
     seen = {p.path for p in d.problems}
     d.problems.extend(p for p in problems if p.path not in seen or p.severity == "warning")
     return (spec if not d.errors else None), d
@@ -69,7 +93,7 @@ def require_spec(definition: Any) -> tuple[SweepSpec, Definition]:
 # --- YAML ---------------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> Definition:
+def _read_yaml(path: Path, commands: bool = False) -> Definition:
     d = Definition(source=str(path), base_dir=path.parent.resolve(), path=path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -86,8 +110,12 @@ def _read_yaml(path: Path) -> Definition:
     if not isinstance(raw, Mapping):
         d.problems.append(Problem("error", "", f"expected a mapping with type: sweep (got {type(raw).__name__})"))
         return d
-    if str(raw.get("type", "")).lower() != "sweep":
-        d.problems.append(Problem("error", "type", f"must be sweep for a sweep job (got {raw.get('type')!r})"))
+    kind = str(raw.get("type", "")).lower()
+    if commands and kind == "command":
+        return _read_command_yaml(d, path)
+    if kind != "sweep":
+        wanted = "sweep (a sweep job) or command (a command job)" if commands else "sweep for a sweep job"
+        d.problems.append(Problem("error", "type", f"must be {wanted} (got {raw.get('type')!r})"))
         return d
     d.problems.extend(_precheck_search_space(raw.get("search_space")))
     d.problems.extend(_precheck_limits(raw.get("limits")))
@@ -104,6 +132,24 @@ def _read_yaml(path: Path) -> Definition:
         return d
     _to_props(d)
     return d
+
+
+def _read_command_yaml(d: Definition, path: Path) -> Definition:
+    from azure.ai.ml import load_job
+
+    try:
+        d.job = as_job(load_job(source=path))  # azure-ai-ml loads a command job's YAML as a command(...) node
+    except Exception as exc:
+        _add_unreported(d, _command_paths(translate_sdk_error(exc)))
+        return d
+    _to_props(d)
+    d.problems = _command_paths(d.problems)
+    return d
+
+
+def _command_paths(problems: list[Problem]) -> list[Problem]:
+    """A command job has at its top level what a sweep's ``trial`` holds: ``trial.command`` is ``command`` there."""
+    return [Problem(p.severity, p.path.removeprefix("trial."), p.message) for p in problems]
 
 
 def _yaml_to_props(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,14 +245,25 @@ def yaml_to_wire(path: str, item: Any) -> list[Any]:
 # --- Python objects -----------------------------------------------------------------------------
 
 
-def _read_object(obj: Any) -> Definition:
-    from azure.ai.ml.entities import Sweep
+def _read_object(obj: Any, commands: bool = False) -> Definition:
+    from azure.ai.ml.entities import Command, CommandJob, Sweep
     from azure.ai.ml.sweep import SweepJob  # not exported by azure.ai.ml.entities
 
     d = Definition(source=f"<{type(obj).__name__}>")
+    if commands and isinstance(obj, (Command, CommandJob)):
+        try:
+            d.job = as_job(obj)  # a command(...) node stands for a CommandJob
+        except Exception as exc:
+            _add_unreported(d, _command_paths(translate_sdk_error(exc)))
+            return d
+        base = base_path(d.job)
+        d.base_dir = Path(base).resolve() if base else Path.cwd()
+        _to_props(d)
+        d.problems = _command_paths(d.problems)
+        return d
     if isinstance(obj, Sweep):
         try:
-            d.job = as_sweep_job(obj)
+            d.job = as_job(obj)
         except Exception as exc:
             _add_unreported(d, translate_sdk_error(exc))
             return d

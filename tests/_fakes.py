@@ -127,7 +127,7 @@ class FakeLauncher:
     def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> FakeProcess:
         self.launched.append(Launched(command, dict(env), cwd, log_path))
         params = {k.removeprefix("AZUREML_SWEEP_"): v for k, v in env.items() if k.startswith("AZUREML_SWEEP_")}
-        script = self.behaviour(int(env["AZSWEEP_TRIAL_INDEX"]), params)
+        script = self.behaviour(int(env.get("AZSWEEP_TRIAL_INDEX", 0)), params)  # a command job has no index
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(script.output)
         for name, text in script.files.items():
@@ -176,8 +176,9 @@ class MemoryStore:
         self.runs[run_id] = _Run(run_id, experiment_id, name, tags=dict(tags))
         return run_id
 
-    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str:
-        return self._create(experiment_id, sweep_name, {"azsweep.sweep": sweep_name, **tags})
+    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str], run_type: str = "sweep") -> str:
+        name_tag = "azsweep.sweep" if run_type == "sweep" else "azsweep.job"
+        return self._create(experiment_id, sweep_name, {name_tag: sweep_name, "azureml.runType": run_type, **tags})
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         """As MLflow: a param logged again with other text is refused."""

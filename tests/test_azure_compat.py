@@ -42,14 +42,14 @@ def _node(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_a_sweep_node_stands_for_a_sweep_job(tmp_path: Path) -> None:
-    with internal("as_sweep_job"):
-        job = compat.as_sweep_job(_node(tmp_path))
+    with internal("as_job"):
+        job = compat.as_job(_node(tmp_path))
         assert isinstance(job, SweepJob) and set(job.search_space) == {"lr", "opt"}
-    assert compat.as_sweep_job(job) is job
+    assert compat.as_job(job) is job
 
 
 def test_the_rest_body_and_a_job_rebuilt_from_it(tmp_path: Path) -> None:
-    job = compat.as_sweep_job(_node(tmp_path))
+    job = compat.as_job(_node(tmp_path))
     with internal("rest_body"):
         props = compat.rest_body(job)["properties"]
         assert props["jobType"] == "Sweep" and props["searchSpace"]["lr"] == ["uniform", [0.01, 0.1]]

@@ -182,7 +182,9 @@ def test_a_model_from_a_sweep_job_path_is_its_best_trials_artifact(client: Local
 def test_model_errors_are_one_line(client: LocalClient, tmp_path: Path) -> None:
     recorded_sweep(client, tmp_path)
     with pytest.raises(
-        AzsweepError, match=r"has no artifact 'outputs/nothing' \(artifacts under outputs: outputs/model, outputs/score.txt\)$"
+        AzsweepError,
+        match=r"has no artifact 'outputs/nothing' \(artifacts under outputs: outputs/model, outputs/score.txt; "
+        r"models it logged: none\)$",
     ):
         client.models.create_or_update(Model(name="m", path=f"azureml://jobs/{SWEEP}/outputs/artifacts/paths/outputs/nothing"))
     with pytest.raises(AzsweepError, match=r"^LocalClient\.models\.create_or_update: no local job named 'gone'"):

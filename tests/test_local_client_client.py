@@ -93,7 +93,7 @@ def test_create_or_update_of_a_model_goes_to_the_models_group(client: LocalClien
 
 
 def test_anything_else_is_one_error_naming_its_type(client: LocalClient) -> None:
-    with pytest.raises(ArgumentError, match=r"^entity: LocalClient.create_or_update takes a sweep job, .* got 42$"):
+    with pytest.raises(ArgumentError, match=r"^entity: LocalClient.create_or_update takes a sweep or command job, .* got 42$"):
         client.create_or_update(42)
     with pytest.raises(ArgumentError, match=r"^entity: LocalClient.begin_create_or_update takes .* got a dict$"):
         client.begin_create_or_update({"name": "x"})
@@ -157,7 +157,7 @@ def test_other_job_operations_are_refused_by_name(client: LocalClient) -> None:
         client.jobs.download("some-job", download_path=".")
     with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.validate: azsweep\.validate\(job\) checks a sweep locally"):
         client.jobs.validate(object())
-    with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.archive: not available for local sweeps"):
+    with pytest.raises(AzsweepError, match=r"^LocalClient\.jobs\.archive: not available for local jobs"):
         client.jobs.archive("some-job")
     with pytest.raises(AzsweepError, match=r"^LocalClient\.compute\.begin_delete: local runs use this machine"):
         client.compute.begin_delete("cpu-cluster")

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from azure.ai.ml import command
 from azure.ai.ml.dsl import pipeline
-from azure.ai.ml.entities import CommandJob
 
 import azsweep.runner
 from azsweep import LocalClient
@@ -83,40 +82,15 @@ def test_a_job_object_given_for_its_name_is_told_to_pass_its_name(client: LocalC
 def test_an_unknown_job_is_one_error_naming_it(client: LocalClient, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(AzsweepError, match=r"^no local job named 'nope' in "):
         client.jobs.get("nope")
-    with pytest.raises(AzsweepError, match=r"^no local sweep named 'nope' in "):
+    with pytest.raises(AzsweepError, match=r"^no local job named 'nope' in "):
         client.jobs.stream("nope")
     assert capsys.readouterr().out == ""
-
-
-@pytest.mark.parametrize(
-    ("job", "message"),
-    [
-        (
-            command(command="python train.py", environment="env@latest", compute="cpu-cluster"),
-            r"^job: local runs take sweeps, got a command job \(Command\); make it one with .*\.sweep\(\.\.\.\)",
-        ),
-        (
-            CommandJob(command="python train.py", environment="env@latest"),
-            r"^job: local runs take sweeps, got a command job \(CommandJob\)",
-        ),
-    ],
-    ids=["command", "CommandJob"],
-)
-def test_a_job_that_is_not_a_sweep_is_refused_before_anything_starts(
-    client: LocalClient, monkeypatch: pytest.MonkeyPatch, job: Any, message: str
-) -> None:
-    monkeypatch.setattr(azsweep.runner, "prepare", no_prepare)
-    with pytest.raises(ArgumentError, match=message):
-        client.jobs.create_or_update(job)
-    with pytest.raises(ArgumentError, match=message):
-        client.create_or_update(job)  # the same through the client's dispatch
-    assert not client.home.exists()
 
 
 def test_no_job_is_an_argument_error_naming_the_argument(client: LocalClient) -> None:
     with pytest.raises(ArgumentError, match=r"^job: expected a sweep .*got None$"):
         client.jobs.create_or_update(None)
-    with pytest.raises(ArgumentError, match=r"^entity: LocalClient.create_or_update takes a sweep job, .*got None$"):
+    with pytest.raises(ArgumentError, match=r"^entity: LocalClient.create_or_update takes a sweep or command job, .*got None$"):
         client.create_or_update(None)
 
 
@@ -127,7 +101,9 @@ def test_a_pipeline_job_is_refused_by_its_type(client: LocalClient) -> None:
     def one_step() -> None:
         step()
 
-    with pytest.raises(ArgumentError, match=r"^job: local runs take sweeps, got a PipelineJob; submit it with MLClient$"):
+    with pytest.raises(
+        ArgumentError, match=r"^job: local runs take sweeps and command jobs, got a PipelineJob; submit it with MLClient$"
+    ):
         client.jobs.create_or_update(one_step())
 
 

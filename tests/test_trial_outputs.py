@@ -20,8 +20,9 @@ from azsweep.runner import tracking as tags
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.layout import SweepFolder, TrialFolder
 from azsweep.runner.lifecycle import start
-from azsweep.runner.loop import SweepRunner, trial_artifacts
+from azsweep.runner.loop import SweepRunner
 from azsweep.runner.record import JobStatus, SweepRecord
+from azsweep.runner.trial import job_artifacts
 from azsweep.spec import SweepSpec, spec_from_rest
 
 WORKSPACE_CONFIG = {"subscription_id": "sub-123", "resource_group": "rg-abc", "workspace_name": "ws-xyz"}
@@ -143,7 +144,7 @@ def test_without_a_workspace_config_the_trials_get_local_placeholders(tmp_path: 
 
 def test_the_artifact_layout_is_azures() -> None:
     folder = TrialFolder(Path("/h/sweeps/s/trials/s_0"))
-    assert trial_artifacts(folder, ["model", "metrics"]) == [
+    assert job_artifacts(folder, ["model", "metrics"]) == [
         (Path("/h/sweeps/s/trials/s_0/code/outputs"), "outputs"),
         (Path("/h/sweeps/s/trials/s_0/code/logs"), "logs"),
         (Path("/h/sweeps/s/trials/s_0/user_logs"), "user_logs"),

@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("mlflow").setLevel(logging.DEBUG if args.debug else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.debug else logging.WARNING)
+    # azure-ai-ml's "This is an experimental class" lines, printed when it loads a command job's schema
+    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.DEBUG if args.debug else logging.ERROR)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from azsweep.errors import AzsweepError, DefinitionError
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a sweep locally: real trial processes, tracked in MLflow")
+    p = sub.add_parser("run", help="run a sweep (or a command job) locally: real processes, tracked in MLflow")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--name", help="the sweep's name (default: a new Azure-style name)")
     p.add_argument("--max-total-trials", type=int, help="local override of limits.max_total_trials")
@@ -69,7 +69,7 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from azsweep.runner import Settings, prepare, run_prepared
+    from azsweep.runner import PreparedCommand, Settings, prepare, run_prepared
 
     err = cli.console(stderr=True)
     err.soft_wrap = True  # a failed trial's log path stays on one line, as printed
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         return cli.EXIT_FAILED
     for note in prepared.notes:
         err.print(note, markup=False, highlight=False)
+    if isinstance(prepared, PreparedCommand):
+        return _run_command(args, prepared, err)
     if prepared.finished:
         err.print(f"sweep {prepared.name} has already finished; nothing to resume", markup=False)
         return _report(args, prepared.name, settings, prepared.tracking_uri, err)
@@ -122,6 +124,50 @@ def run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return cli.EXIT_OK if passed else cli.EXIT_FAILED
     return cli.EXIT_FAILED if record.status == "Failed" else code
+
+
+def _run_command(args: argparse.Namespace, prepared: Any, err: Any) -> int:
+    """A command job in the foreground: its log printed as it grows, then how it ended (exit 1 unless Completed)."""
+    import threading
+
+    from azsweep.runner import run_prepared
+    from azsweep.runner.process import LogFollower
+
+    folder = prepared.folder.trial(prepared.name)
+    follower = LogFollower(folder.log)
+    done = threading.Event()
+
+    def follow() -> None:
+        while not done.wait(0.2):
+            if not args.json:
+                sys.stdout.write(follower.read_new())
+                sys.stdout.flush()
+
+    if not args.json:
+        err.print(f"command job {prepared.name}: log {folder.log}", markup=False, highlight=False)
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        record, _ = run_prepared(prepared)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: command job {prepared.name} was stopped and recorded as canceled", markup=False)
+        return cli.EXIT_INTERRUPTED
+    finally:
+        done.set()
+        thread.join()
+    job = record.trials[0]
+    if args.json:
+        summary: dict[str, Any] = {"name": record.name, "type": "command", "status": record.status.value}
+        summary.update(message=record.message, run_id=job.run_id, exit_code=job.exit_code, log=str(job.log))
+        summary["tracking_uri"] = record.tracking_uri
+        print(json.dumps(summary))
+    else:
+        sys.stdout.write(follower.read_rest())
+        line = f"command job {record.name}: {record.status.value}" + (f" ({record.message})" if record.message else "")
+        err.print(line, markup=False, highlight=False)
+        uri = record.tracking_uri
+        err.print(f"tracking store: {uri}   (mlflow ui --backend-store-uri {uri})", markup=False, highlight=False)
+    return cli.EXIT_OK if record.status.value == "Completed" else cli.EXIT_FAILED
 
 
 def _report(args: argparse.Namespace, name: str, settings: Any, uri: str, err: Any) -> int:

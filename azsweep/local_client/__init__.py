@@ -3,9 +3,9 @@
 Change one line of an Azure ML sweep notebook — ``ml_client = LocalClient()`` (or ``LocalClient(...)``
 with ``MLClient``'s arguments, which are accepted and not used) — and:
 
-* ``jobs`` runs sweeps here (``jobs.py``): ``create_or_update`` returns at once and the sweep runs on in
-  a detached driver process; ``get``, ``list``, ``stream``, ``cancel`` read and stop it; ``download``
-  copies a trial's (a sweep's best trial's) MLflow artifacts as ``az ml job download`` lays them out;
+* ``jobs`` runs sweeps and command jobs here (``jobs.py``): ``create_or_update`` returns at once and the job
+  runs on in a detached driver process; ``get``, ``list``, ``stream``, ``cancel`` read and stop it; ``download``
+  copies a job's (a sweep's best trial's) MLflow artifacts as ``az ml job download`` lays them out;
 * ``compute`` is this machine, whatever the name (``compute.py``);
 * ``environments`` and ``data`` are recorded under the home folder with Azure ML's version rules
   (``environments.py``, ``data.py``, ``assets.py``);
@@ -20,6 +20,8 @@ with ``MLClient``'s arguments, which are accepted and not used) — and:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,14 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class ClientOverrides:
+    """Local overrides a ``LocalClient`` applies to every job it starts (``jobs.create_or_update``)."""
+
+    max_total_trials: int | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
 class LocalClient:
     """A stand-in for ``MLClient`` that runs sweeps on this machine.
 
@@ -56,6 +66,10 @@ class LocalClient:
             arguments, accepted so that only the class name changes; not used (nothing reaches Azure).
         tracking_uri: the MLflow store (default: ``MLFLOW_TRACKING_URI``, else a SQLite store in ``home``).
         home: where sweeps and local records are kept (default: ``AZSWEEP_HOME``, else ``./.azsweep``).
+        max_total_trials: a local limit for every sweep this client starts (``jobs.create_or_update``'s own
+            argument wins), e.g. to try a notebook's sweeps with fewer trials.
+        inputs: local copies (paths or values) of inputs, by name, for every job this client starts that has an
+            input of that name, e.g. ``{"iris_csv": "data/iris.csv"}`` for a public URL read offline.
     """
 
     def __init__(
@@ -68,9 +82,12 @@ class LocalClient:
         *,
         tracking_uri: str | None = None,
         home: str | os.PathLike[str] | None = None,
+        max_total_trials: int | None = None,
+        inputs: Mapping[str, str] | None = None,
         **_: Any,
     ) -> None:
         self.settings = Settings.resolve(home=home, tracking_uri=tracking_uri)
+        self.overrides = ClientOverrides(max_total_trials, dict(inputs or {}))
         self.jobs = LocalJobOperations(self)
         self.compute = LocalComputeOperations()
         self.environments = LocalEnvironmentOperations(self.settings)
@@ -81,7 +98,8 @@ class LocalClient:
     @classmethod
     def from_config(cls, credential: Any = None, *, path: Any = None, file_name: str | None = None, **kwargs: Any) -> LocalClient:
         """``MLClient.from_config``'s signature: a LocalClient (the workspace's config.json is not read)."""
-        return cls(tracking_uri=kwargs.get("tracking_uri"), home=kwargs.get("home"))
+        own = ("tracking_uri", "home", "max_total_trials", "inputs")
+        return cls(**{k: v for k, v in kwargs.items() if k in own})
 
     @property
     def home(self) -> Path:
@@ -92,7 +110,7 @@ class LocalClient:
         return self.settings.tracking_uri
 
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
-        """``MLClient.create_or_update``: a sweep (or a sweep YAML path) goes to ``jobs``, an ``Environment`` to
+        """``MLClient.create_or_update``: a job (a sweep, a command job, a YAML path) goes to ``jobs``, an ``Environment`` to
         ``environments``, a ``Data`` asset to ``data``, a ``Model`` to ``models``, a compute to ``compute``;
         returns what that group returns."""
         return self._dispatch(entity, "create_or_update", kwargs)
@@ -138,7 +156,7 @@ class LocalClient:
         if group is not None:
             refuse(f"{group}.{method}", getattr(self, group).reason)
         raise ArgumentError(
-            f"{{arg}}: LocalClient.{method} takes a sweep job, an Environment, a Data asset, a Model or a compute "
+            f"{{arg}}: LocalClient.{method} takes a sweep or command job, an Environment, a Data asset, a Model or a compute "
             f"(AmlCompute, ...), got {describe(entity)}",
             argument="entity",
         )

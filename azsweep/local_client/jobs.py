@@ -1,8 +1,9 @@
-"""``LocalClient.jobs``: ``MLClient.jobs`` for sweeps, each run on this machine by a detached driver process.
+"""``LocalClient.jobs``: ``MLClient.jobs`` for sweeps and command jobs, each run here by a detached driver process.
 
-``create_or_update`` returns at once; the sweep runs on in its driver (it outlives the calling script,
-as an Azure job does). The name of an interrupted sweep resumes it; the name of one that has ended is
-refused, as Azure refuses a job name that is taken.
+``create_or_update`` returns at once; the job runs on in its driver (it outlives the calling script,
+as an Azure job does). The name of an interrupted sweep resumes it; the name of a job that has ended is
+refused, as Azure refuses a job name that is taken. A command job (``command(...)``, a YAML
+``type: command``) runs once, as one process with a trial's machinery (``runner.command_job``).
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ class LocalJob:
 
 
 class LocalJobOperations(Operations):
-    """``create_or_update``, ``stream``, ``get``, ``list``, ``cancel`` for local sweeps."""
+    """``create_or_update``, ``stream``, ``get``, ``list``, ``cancel``, ``download`` for local sweeps and command jobs."""
 
     group = "jobs"
     reason = (
-        "not available for local sweeps "
+        "not available for local jobs "
         "(LocalClient.jobs has create_or_update, get, list, stream, cancel, begin_cancel and download)"
     )
     reasons = {
@@ -75,15 +76,24 @@ class LocalJobOperations(Operations):
         keep_going: bool | None = None,
         **_: Any,
     ) -> LocalJob:
-        """Validate and start ``job`` (a ``SweepJob``, the ``.sweep()`` node, or a YAML path); returns at once.
+        """Validate and start ``job`` (a sweep: a ``SweepJob``, the ``.sweep()`` node; a command job: ``command(...)``,
+        a ``CommandJob``; or a YAML path of either); returns at once.
 
         ``name``: the job's name (default: ``job.name``, else a new one). The name of a sweep that was
-        interrupted continues it; the name of one that has ended is refused. ``keep_going`` is passed to
-        ``azsweep.runner.prepare`` when given.
+        interrupted continues it; the name of a job that has ended is refused. ``max_total_trials``,
+        ``max_concurrent_trials`` and ``keep_going`` (sweeps only) and ``inputs`` are the local overrides of
+        ``azsweep.runner.prepare``; the client's own (``LocalClient(max_total_trials=..., inputs=...)``) apply
+        where these are not given: its limit to sweeps, each of its inputs to a job that has an input of that name.
         """
         from azsweep.runner import launch_background, prepare
 
-        _refuse_non_sweep(job)
+        kind = _job_kind(job)
+        defaults = self._client.overrides
+        if kind == "sweep" and max_total_trials is None:
+            max_total_trials = defaults.max_total_trials
+        if defaults.inputs:
+            names = _input_names(job)
+            inputs = {**{k: v for k, v in defaults.inputs.items() if k in names}, **(inputs or {})} or None
         if experiment_name is not None and hasattr(job, "experiment_name"):
             job.experiment_name = experiment_name
         if name is not None:
@@ -128,8 +138,8 @@ class LocalJobOperations(Operations):
         return self.get(prepared.name)
 
     def get(self, name: str) -> LocalJob:
-        """The sweep ``name`` (status, best trial in ``properties``) or one of its trials (by its job name,
-        e.g. ``keen_otter_x_3``, what ``best_child_run_id`` and ``list(parent_job_name=...)`` give)."""
+        """The sweep or command job ``name`` (a sweep's best trial in ``properties``) or a trial of a sweep (by its
+        job name, e.g. ``keen_otter_x_3``, what ``best_child_run_id`` and ``list(parent_job_name=...)`` give)."""
         name = require_name(name, "name")
         record = self._record(name)
         if record is None:
@@ -137,6 +147,8 @@ class LocalJobOperations(Operations):
             if found is not None:
                 return _trial_job(*found)
             raise AzsweepError(f"no local job named {name!r} in {self._settings.home}")
+        if record.is_command:
+            return _command_job(record, self._settings.folder(name).root)
         properties: dict[str, Any] = {
             "primary_metric_config": json.dumps({"name": record.primary_metric, "goal": record.goal}),
             "azsweep.folder": str(self._settings.folder(name).root),
@@ -163,7 +175,8 @@ class LocalJobOperations(Operations):
         )
 
     def list(self, parent_job_name: str | None = None, **_: Any) -> Iterator[LocalJob]:
-        """The trials of ``parent_job_name`` (with params, status and score); without it, every local sweep."""
+        """The trials of ``parent_job_name`` (with params, status and score; a command job has none); without
+        it, every local job."""
         if parent_job_name is None:
             for name in self._settings.sweep_names():
                 yield self.get(name)
@@ -171,7 +184,9 @@ class LocalJobOperations(Operations):
         parent_job_name = require_name(parent_job_name, "parent_job_name")
         record = self._record(parent_job_name)
         if record is None:
-            raise AzsweepError(f"no local sweep named {parent_job_name!r} in {self._settings.home}")
+            raise AzsweepError(f"no local job named {parent_job_name!r} in {self._settings.home}")
+        if record.is_command:
+            return
         for t in record.trials:
             yield _trial_job(record, t)
 
@@ -186,7 +201,8 @@ class LocalJobOperations(Operations):
         record = self._record(name)
         if record is not None and not record.status.terminal:
             raise AzsweepError(
-                f"LocalClient.jobs.download: the local sweep {name!r} is {record.status.value}; as on Azure, a job "
+                f"LocalClient.jobs.download: the local {'command job' if record.is_command else 'sweep'} {name!r} is "
+                f"{record.status.value}; as on Azure, a job "
                 "is downloaded once it has ended (jobs.stream waits for it)"
             )
         try:
@@ -224,11 +240,15 @@ class LocalJobOperations(Operations):
                 tracker.download_artifacts(trial.run_id, f"{NAMED_OUTPUTS}/{output}", target / NAMED_OUTPUTS)
 
     def stream(self, name: str, *, poll_seconds: float = 0.5) -> None:
-        """Wait for the sweep to end, printing each trial as it ends; raises ``SweepFailed`` if it failed."""
+        """Wait for the job to end, printing each trial of a sweep as it ends, or a command job's log as it grows;
+        raises ``SweepFailed`` if it failed (as ``MLClient.jobs.stream`` raises for a failed job)."""
         name = require_name(name, "name")
         printed: set[str] = set()
         folder = self._settings.folder(name)
         record = self._require(name)
+        if record.is_command:
+            self._stream_command(record, poll_seconds)
+            return
         print(f"streaming local sweep {name} ({folder.root})")
         while True:
             for t in record.trials:
@@ -254,8 +274,34 @@ class LocalJobOperations(Operations):
         if record.status == JobStatus.FAILED:
             raise SweepFailed(f"local sweep {name!r} failed: {record.message}")
 
+    def _stream_command(self, record: SweepRecord, poll_seconds: float) -> None:
+        """As ``az ml job stream`` shows a command job: its run id, then its log as it grows, then a summary."""
+        from azsweep.runner.process import LogFollower
+
+        name, job = record.name, record.trials[0]
+        follower = LogFollower(job.log or self._settings.folder(name).trial(name).log)
+        uri = record.tracking_uri
+        print(f"RunId: {name}\nWeb View: mlflow ui --backend-store-uri {uri}\n\nStreaming user_logs/std_log.txt")
+        print("=" * 30 + "\n", flush=True)
+        while not record.status.terminal:
+            print(follower.read_new(), end="", flush=True)
+            if not _alive(record.pid):
+                time.sleep(poll_seconds)
+                record = self._require(name)
+                if not record.status.terminal:
+                    raise SweepFailed(
+                        f"the local driver of job {name!r} stopped unexpectedly; see {self._settings.folder(name).driver_log}"
+                    )
+                break
+            time.sleep(poll_seconds)
+            record = self._require(name)
+        print(follower.read_rest(), end="")
+        print(f"\nExecution Summary\n=================\nRunId: {name}\nStatus: {record.status.value}", flush=True)
+        if record.status == JobStatus.FAILED:
+            raise SweepFailed(f"local job {name!r} failed: {record.message}")
+
     def cancel(self, name: str) -> None:
-        """Stop the sweep: its running trials are stopped and recorded as canceled."""
+        """Stop the job: a sweep's running trials, or a command job's process, are stopped and recorded as canceled."""
         record = self._require(require_name(name, "name"))
         if record.status == JobStatus.RUNNING and _alive(record.pid):
             os.kill(record.pid, signal.SIGTERM)
@@ -291,6 +337,8 @@ class LocalJobOperations(Operations):
         its best trial)."""
         name = require_name(name, "name")
         record = self._record(name)
+        if record is not None and record.is_command:
+            return record, record.trials[0]
         if record is not None:
             best = record.best()
             if best is None:
@@ -307,7 +355,7 @@ class LocalJobOperations(Operations):
     def _require(self, name: str) -> SweepRecord:
         record = self._record(name)
         if record is None:
-            raise AzsweepError(f"no local sweep named {name!r} in {self._settings.home}")
+            raise AzsweepError(f"no local job named {name!r} in {self._settings.home}")
         return record
 
 
@@ -325,38 +373,63 @@ def _trial_job(record: SweepRecord, t: Trial) -> LocalJob:
     )
 
 
-def _refuse_non_sweep(job: Any) -> None:
-    """A job that is not a sweep (a command job, a pipeline) is refused here, in one line naming what it is."""
+def _command_job(record: SweepRecord, folder: Path) -> LocalJob:
+    """A command job as ``jobs.get`` / ``jobs.list`` return it."""
+    job = record.trials[0]
+    uri = record.tracking_uri
+    properties = {"azsweep.folder": str(folder), "mlflow.run_id": job.run_id, "reason": job.reason, "std_log": str(job.log)}
+    return LocalJob(
+        name=record.name,
+        status=record.status.value,
+        type="command",
+        experiment_name=record.experiment_name,
+        properties=properties,
+        studio_url=f"mlflow ui --backend-store-uri {uri}" if uri else None,
+    )
+
+
+def _job_kind(job: Any) -> str:
+    """``sweep`` or ``command`` (what a local run takes); anything else is refused in one line naming what it is."""
     if job is None:
         raise ArgumentError(
-            "{arg}: expected a sweep (the node .sweep() returns, a SweepJob, or a YAML path), got None", argument="job"
+            "{arg}: expected a sweep (the node .sweep() returns, a SweepJob), a command job (command(...)) or a YAML path, "
+            "got None",
+            argument="job",
         )
+    if isinstance(job, (str, os.PathLike)):
+        return "command" if str(_yaml_field(job, "type") or "").lower() == "command" else "sweep"
     from azure.ai.ml.entities import Command, CommandJob, Job, Sweep
     from azure.ai.ml.sweep import SweepJob
 
-    if not isinstance(job, Job) or isinstance(job, (Sweep, SweepJob)):
-        return
     if isinstance(job, (Command, CommandJob)):
-        raise ArgumentError(
-            f"{{arg}}: local runs take sweeps, got a command job ({type(job).__name__}); make it one with "
-            "command(...)(x=Choice(...)).sweep(...) (running a command job locally is not supported yet), "
-            "or submit it with MLClient",
-            argument="job",
-        )
-    raise ArgumentError(f"{{arg}}: local runs take sweeps, got a {type(job).__name__}; submit it with MLClient", argument="job")
+        return "command"
+    if not isinstance(job, Job) or isinstance(job, (Sweep, SweepJob)):
+        return "sweep"  # prepare says what is wrong with anything else
+    raise ArgumentError(
+        f"{{arg}}: local runs take sweeps and command jobs, got a {type(job).__name__}; submit it with MLClient", argument="job"
+    )
+
+
+def _input_names(job: Any) -> set[str]:
+    """The names of ``job``'s inputs (a YAML file's ``inputs:``)."""
+    inputs = _yaml_field(job, "inputs") if isinstance(job, (str, os.PathLike)) else getattr(job, "inputs", None)
+    return {str(k) for k in inputs} if inputs is not None and hasattr(inputs, "keys") else set()
 
 
 def _job_name(job: Any) -> Any:
     """The name ``job`` gives itself (a YAML file's ``name:``), or None."""
-    if not isinstance(job, (str, os.PathLike)):
-        return getattr(job, "name", None)
+    return _yaml_field(job, "name") if isinstance(job, (str, os.PathLike)) else getattr(job, "name", None)
+
+
+def _yaml_field(path: str | os.PathLike[str], key: str) -> Any:
+    """A top-level field of the YAML file ``path``, or None (prepare reports what is wrong with the file)."""
     import yaml
 
     try:
-        data = yaml.safe_load(Path(job).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # prepare reports what is wrong with the file
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    return data.get("name") if isinstance(data, dict) else None
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def _alive(pid: int) -> bool:

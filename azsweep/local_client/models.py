@@ -160,7 +160,8 @@ class LocalModelOperations(Operations):
         return self.root
 
     def _from_job(self, job: str, path: str, staging: Path) -> tuple[Path, str]:
-        """Copy the artifact ``path`` of the trial ``job`` names (a sweep: its best trial) into ``staging``."""
+        """Copy the artifact ``path`` of the trial ``job`` names (a sweep: its best trial) into ``staging``: the
+        run's artifact at ``path``, else the model the run logged under that name (MLflow 3's logged models)."""
         from azsweep.runner.tracking import Tracker
 
         try:
@@ -172,13 +173,18 @@ class LocalModelOperations(Operations):
             raise ArgumentError("{arg}: name the artifact after .../outputs/artifacts/paths/", argument="model.path")
         parent = path.rsplit("/", 1)[0] if "/" in path else None
         here = [p for p, _ in tracker.list_artifacts(trial.run_id, parent)]
-        if path not in here:
-            have = ", ".join(sorted(here)) or "none"
-            raise AzsweepError(
-                f"LocalClient.models.create_or_update: trial {trial.name!r} has no artifact {path!r} "
-                f"(artifacts{' under ' + parent if parent else ''}: {have})"
-            )
-        downloaded = tracker.download_artifacts(trial.run_id, path, staging / "download")
+        if path in here:
+            downloaded = tracker.download_artifacts(trial.run_id, path, staging / "download")
+        else:  # MLflow 3: a model logged under that name is kept apart from the run's artifacts
+            logged = tracker.download_logged_model(trial.run_id, path, staging / "download") if parent is None else None
+            if logged is None:
+                have = ", ".join(sorted(here)) or "none"
+                models = ", ".join(tracker.logged_model_names(trial.run_id)) or "none"
+                raise AzsweepError(
+                    f"LocalClient.models.create_or_update: trial {trial.name!r} has no artifact {path!r} "
+                    f"(artifacts{' under ' + parent if parent else ''}: {have}; models it logged: {models})"
+                )
+            downloaded = logged
         files = staging / downloaded.name
         downloaded.rename(files)
         shutil.rmtree(staging / "download")

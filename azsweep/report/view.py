@@ -91,6 +91,13 @@ def load_view(name: str, tracker: Tracker | None = None, *, settings: Settings |
     tracker = tracker or Tracker.for_settings(settings)
     record = tracker.read_sweep(name)
     if record is None:
+        local = SweepRecord.load(settings.folder(name))
+        if local is not None and local.is_command:
+            job = local.trials[0]
+            raise AzsweepError(
+                f"{name!r} is a command job ({local.status.value}), not a sweep: its output is {job.log}, its MLflow run "
+                f"{job.run_id} (LocalClient().jobs.get({name!r}) and .stream({name!r}) read it)"
+            )
         raise AzsweepError(f"no local sweep named {name!r} in the tracking store {tracker.uri}")
     definition = None
     for folder in (tracker.folder_of(record), settings.folder(name)):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from azsweep.spec import LEGACY_REFERENCE, OPTIONAL_BLOCK, REFERENCE, SweepSpec
+from azsweep.spec import LEGACY_REFERENCE, OPTIONAL_BLOCK, REFERENCE, JobSpec
 
 
 def format_value(value: Any) -> str:
@@ -55,7 +55,7 @@ def render_command(
 
 
 def trial_environment(
-    spec: SweepSpec,
+    spec: JobSpec,
     params: Mapping[str, Any],
     literal_inputs: Mapping[str, str],
     *,

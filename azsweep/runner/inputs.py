@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azsweep.errors import ArgumentError
-from azsweep.spec import SweepSpec
+from azsweep.spec import JobSpec
 
 _AZURE_SCHEMES = ("azureml:", "azureml://", "wasbs://", "abfss://", "adl://")
 
@@ -33,7 +33,7 @@ def absolute_overrides(overrides: Mapping[str, str] | None) -> dict[str, str]:
     return {k: str(Path(v).resolve()) if v and Path(v).exists() else v for k, v in (overrides or {}).items()}
 
 
-def resolve_inputs(spec: SweepSpec, overrides: Mapping[str, str], cache: Path, home: Path | None = None) -> ResolvedInputs:
+def resolve_inputs(spec: JobSpec, overrides: Mapping[str, str], cache: Path, home: Path | None = None) -> ResolvedInputs:
     """The input values of ``spec`` with ``overrides`` applied; raises ``ArgumentError`` naming the input.
 
     ``home``: the sweep's home folder, where ``LocalClient.data`` records data assets (``azureml:name:version``

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azsweep.runner import tracking as tags
+from azsweep.runner.command_job import CommandJobRunner
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import EventHandler, Launcher, SweepRunner, SweepState, TrackingStore, sweep_sampler
-from azsweep.runner.prepare import PreparedSweep
+from azsweep.runner.prepare import PreparedCommand, PreparedSweep
 from azsweep.runner.process import ProcessLauncher, process_start_time, snapshot
 from azsweep.runner.record import JobStatus, SweepRecord
 from azsweep.runner.recovery import recover
+from azsweep.runner.trial import code_dir
 from azsweep.spec import SweepSpec
 
 
@@ -40,24 +42,31 @@ INTERRUPT = Cancel("terminated (SIGTERM)", resumable=True)  # ``azsweep run``: S
 
 
 def run_prepared(
-    prepared: PreparedSweep,
+    prepared: PreparedSweep | PreparedCommand,
     *,
     on_event: EventHandler | None = None,
     tracker: TrackingStore | None = None,
     launcher: Launcher | None = None,
     signals: dict[int, Cancel] | None = None,
-) -> tuple[SweepRecord, SweepRunner]:
+) -> tuple[SweepRecord, SweepRunner | CommandJobRunner]:
     """Run ``prepared`` to its end: start it (or continue it, when ``prepared.resume``), loop, record.
 
     ``signals`` maps signal numbers to what they do while the sweep runs (default: SIGTERM interrupts).
     KeyboardInterrupt propagates after every trial is stopped and the record written.
     Returns the final record and the runner (``runner.resumable`` tells an interruption from a cancel).
+    A command job runs once, through ``CommandJobRunner``; a signal cancels it.
     """
     from azsweep.runner.tracking import Tracker
 
     prepared.write_definition()
     store: TrackingStore = tracker or Tracker.for_settings(prepared.settings, prepared.tracking_uri)
     launcher = launcher or ProcessLauncher()
+    if isinstance(prepared, PreparedCommand):
+        job = CommandJobRunner(
+            prepared.spec, folder=prepared.folder, inputs=prepared.inputs, tracker=store, launcher=launcher, on_event=on_event
+        )
+        with _signals_cancel(job, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
+            return job.run(), job
     state = recover(prepared.spec, prepared.folder, tracker=store, launcher=launcher) if prepared.resume else None
     if state is None:
         state = start(prepared.spec, prepared.folder, store)
@@ -132,17 +141,8 @@ def start(spec: SweepSpec, folder: SweepFolder, tracker: TrackingStore) -> Sweep
     return SweepState(record=record, seed=seed)
 
 
-def code_dir(spec: SweepSpec) -> Path | None:
-    """``trial.code`` as a local path (relative to the definition's folder)."""
-    code = spec.trial.code
-    if not code:
-        return None
-    path = Path(code[len("file://") :] if code.startswith("file://") else code)
-    return path if path.is_absolute() else spec.base_dir / path
-
-
 @contextmanager
-def _signals_cancel(runner: SweepRunner, signals: dict[int, Cancel]) -> Iterator[None]:
+def _signals_cancel(runner: SweepRunner | CommandJobRunner, signals: dict[int, Cancel]) -> Iterator[None]:
     """While the sweep runs, each of ``signals`` cancels it (only the main thread can take signals)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -158,7 +158,7 @@ def _signals_cancel(runner: SweepRunner, signals: dict[int, Cancel]) -> Iterator
             signal.signal(sig, handler)
 
 
-def launch_background(prepared: PreparedSweep) -> Path:
+def launch_background(prepared: PreparedSweep | PreparedCommand) -> Path:
     """Start the sweep in a detached driver process (it outlives the caller, like an Azure job)."""
     folder = prepared.folder
     prepared.write_definition()

@@ -5,7 +5,7 @@ side-effect seams: a ``Launcher`` that starts trial processes and a ``TrackingSt
 production, in memory in the loop's unit tests). Each state change is written to the journal, to
 MLflow and to ``sweep.json`` as it happens. A trial gets Azure's variables (``command.trial_environment``;
 ``AZUREML_ARM_*`` from the workspace config.json found from the definition's folder or the cwd, else
-``local``), and when it ends, whatever its status, what it left (``trial_artifacts``: ``./outputs``,
+``local``), and when it ends, whatever its status, what it left (``trial.job_artifacts``: ``./outputs``,
 ``./logs``, ``user_logs``, named outputs) is uploaded to its run; a failed upload is a note on the trial.
 
 How a sweep ends (``SweepRunner.run``): Canceled when it was canceled (by the user, a stop of the
@@ -18,24 +18,22 @@ among the trials that did not fail.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from azsweep.policies import make_policy
 from azsweep.runner import tracking as tags
-from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.journal import Journal
-from azsweep.runner.layout import SweepFolder, TrialFolder
-from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time, snapshot
+from azsweep.runner.layout import SweepFolder
+from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time
 from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
 from azsweep.runner.tracking import RunState
+from azsweep.runner.trial import start_process, upload_artifacts
 from azsweep.samplers import Observation, Sampler, make_sampler
 from azsweep.spec import SweepSpec, best_item, best_value
 from azsweep.workspace_config import local_workspace
@@ -47,7 +45,6 @@ POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric valu
 MAX_FAILED_LINES = 10  # failed trials named in a failed sweep's message (the others are counted)
 FIRST_WAVE_REASON = "canceled: every trial of the first wave failed"
 KEEP_GOING_HINT = "fix what they report, or run on regardless: azsweep run --keep-going (keep_going=True in Python)"
-MAX_UPLOAD_ERROR = 300  # characters of an upload error kept in a trial's note
 
 EventHandler = Callable[[str, SweepRecord, "Trial | None"], None]
 
@@ -92,7 +89,9 @@ class TrackingStore(Protocol):
     uri: str
 
     def experiment_id(self, name: str) -> str: ...
-    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str: ...
+    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str], run_type: str = "sweep") -> str:
+        """A top-level run: a sweep's parent, or (``run_type="command"``) a command job's run."""
+
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None: ...
     def start_child(
         self, experiment_id: str, parent_id: str, sweep_name: str, index: int, params: Mapping[str, Any], attempt: int = 1
@@ -277,43 +276,6 @@ class SweepRunner:
         )
         self.journal.append("trial_run", index=index, run_id=run_id)
         folder = self.folder.trial(name)
-        if attempt > 1 and folder.code.exists():
-            import shutil
-
-            shutil.rmtree(folder.code, ignore_errors=True)  # a fresh copy of the snapshot for the new attempt
-        cwd = snapshot(self.folder.snapshot, folder.code)
-        outputs = {k: folder.output(k) for k in self.spec.outputs}
-        for path in outputs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        command = render_command(self.spec.trial.command, params, self.inputs.values, outputs)
-        env = dict(os.environ)
-        # the Python that runs azsweep comes first on the trial's PATH, so ``python`` is the one the run note names
-        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-        env.update(
-            trial_environment(
-                self.spec,
-                params,
-                self.inputs.literals,
-                job_name=name,
-                experiment_name=self.record.experiment_name,
-                workspace=self.workspace,
-                inputs=self.inputs.values,
-                outputs=outputs,
-            )
-        )
-        env.update(
-            {
-                "MLFLOW_TRACKING_URI": self.tracker.uri,
-                "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
-                "MLFLOW_RUN_ID": run_id,
-                "AZSWEEP_SWEEP_NAME": self.name,
-                "AZSWEEP_HOME": str(self.folder.home),
-                "AZSWEEP_TRIAL_INDEX": str(index),
-                "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.pop("MLFLOW_EXPERIMENT_NAME", None)
         trial = Trial(
             index=index,
             name=name,
@@ -323,12 +285,31 @@ class SweepRunner:
             attempt=attempt,
             started=self.clock.time(),
         )
-        folder.command.write_text(command + "\n")
         if index < len(self.record.trials):
             self.record.trials[index] = trial
         else:
             self.record.trials.append(trial)
-        process = self.launcher.launch(command, cwd=cwd, env=env, log_path=folder.log)
+        process = start_process(
+            self.launcher,
+            spec=self.spec,
+            folder=folder,
+            code=self.folder.snapshot,
+            params=params,
+            inputs=self.inputs,
+            job_name=name,
+            experiment_name=self.record.experiment_name,
+            workspace=self.workspace,
+            run_env={
+                "MLFLOW_TRACKING_URI": self.tracker.uri,
+                "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
+                "MLFLOW_RUN_ID": run_id,
+                "AZSWEEP_SWEEP_NAME": self.name,
+                "AZSWEEP_HOME": str(self.folder.home),
+                "AZSWEEP_TRIAL_INDEX": str(index),
+                "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
+            },
+            fresh=attempt > 1,  # a fresh copy of the snapshot for the new attempt
+        )
         self.processes[index] = process
         self.journal.append("trial_started", index=index, pid=process.pid, process_start=process_start_time(process.pid))
         if self.spec.limits.trial_timeout is not None:
@@ -376,7 +357,7 @@ class SweepRunner:
         run_tags = {tags.STATUS_TAG: status.value, **(extra_tags or {})}
         if reason:
             run_tags[tags.REASON_TAG] = reason
-        notes = [self._upload_artifacts(trial)]
+        notes = [upload_artifacts(self.tracker, trial.run_id, self.folder.trial(trial.name), self.spec.outputs)]
         if trial.score is None:
             logged = self.tracker.metric_names(trial.run_id)
             notes.append(
@@ -403,20 +384,6 @@ class SweepRunner:
         self._update_best()
         self.record.save(self.folder)
         self.on_event("trial_ended", self.record, trial)
-
-    def _upload_artifacts(self, trial: Trial) -> str:
-        """Upload what the trial left (``trial_artifacts``) to its run; a folder without files is skipped.
-
-        Never raises: a failed upload is returned as a note for the trial, and the sweep goes on.
-        """
-        failed = []
-        for local, artifact_path in trial_artifacts(self.folder.trial(trial.name), self.spec.outputs):
-            try:
-                if _has_files(local):
-                    self.tracker.log_artifact_folder(trial.run_id, local, artifact_path)
-            except Exception as exc:
-                failed.append(f"{artifact_path}/ ({type(exc).__name__}: {str(exc)[:MAX_UPLOAD_ERROR]})")
-        return f"artifacts not uploaded: {', '.join(failed)}" if failed else ""
 
     def _update_score(self, trial: Trial) -> None:
         values = self.tracker.metric_values(trial.run_id, self.objective.primary_metric)
@@ -523,23 +490,6 @@ class SweepRunner:
         self.journal.append("sweep_ended", status=status.value, message=message, resumable=self.resumable)
         record.save(self.folder)
         self.on_event("finished", record, None)
-
-
-def trial_artifacts(folder: TrialFolder, outputs: Iterable[str]) -> list[tuple[Path, str]]:
-    """What a trial's run receives when the trial ends, as Azure uploads a job's files: (local folder,
-    artifact path) for ``./outputs`` and ``./logs`` of its working directory, its ``user_logs`` and each
-    named output (``named-outputs/<name>``, where ``jobs.download(output_name=...)`` looks)."""
-    return [
-        (folder.code / "outputs", "outputs"),
-        (folder.code / "logs", "logs"),
-        (folder.log.parent, "user_logs"),
-        *((folder.output(name), f"named-outputs/{name}") for name in outputs),
-    ]
-
-
-def _has_files(folder: Path) -> bool:
-    """Whether there is a file anywhere under ``folder`` (stops at the first one)."""
-    return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
 
 def best_trial(trials: Sequence[Trial], maximize: bool) -> Trial | None:

@@ -7,6 +7,7 @@ a resumed sweep runs exactly what its first start ran.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -20,7 +21,7 @@ from azsweep.runner.inputs import ResolvedInputs, absolute_overrides, resolve_in
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import Settings, SweepFolder
 from azsweep.runner.record import RecordedDefinition, effective_props
-from azsweep.spec import SweepSpec, check_max_total_trials
+from azsweep.spec import CommandSpec, JobSpec, SweepSpec, check_max_total_trials
 
 _ADJECTIVES = ("amber", "brave", "calm", "eager", "gentle", "happy", "keen", "lucid", "mellow", "nimble", "quiet", "witty")
 _NOUNS = ("ant", "bee", "crane", "dolphin", "falcon", "heron", "lynx", "otter", "panda", "raven", "tiger", "wren")
@@ -32,14 +33,13 @@ def new_name() -> str:
     return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{''.join(secrets.choice(alphabet) for _ in range(8))}"
 
 
-@dataclass
-class PreparedSweep:
-    """A checked definition with the local overrides applied, ready to run."""
+@dataclass(kw_only=True)
+class Prepared:
+    """A checked job with the local overrides applied, ready to run."""
 
     settings: Settings
     folder: SweepFolder
     definition: RecordedDefinition  # what is (or was) recorded in definition.json
-    spec: SweepSpec  # the effective spec: every local override applied
     inputs: ResolvedInputs
     notes: list[str]
     resume: bool = False  # continue the recorded sweep of this name
@@ -53,6 +53,25 @@ class PreparedSweep:
         return self.definition.tracking_uri or self.settings.tracking_uri
 
     @property
+    def finished(self) -> bool:
+        """A resumed sweep that had already ended."""
+        events = Journal(self.folder.journal).read()
+        last = events[-1] if events else {}
+        return self.resume and last.get("event") == "sweep_ended" and not last.get("resumable")
+
+    def write_definition(self) -> None:
+        """Record ``definition.json`` (a new job only: a resumed sweep keeps what it started with)."""
+        if not self.resume:
+            self.definition.write(self.folder)
+
+
+@dataclass(kw_only=True)
+class PreparedSweep(Prepared):
+    """A sweep ready to run."""
+
+    spec: SweepSpec  # the effective spec: every local override applied
+
+    @property
     def smoke(self) -> bool:
         return bool(self.definition.overrides.get("smoke"))
 
@@ -61,17 +80,12 @@ class PreparedSweep:
         """Run on when every trial of the first wave failed (Azure fails the sweep early)."""
         return bool(self.definition.overrides.get("keep_going"))
 
-    @property
-    def finished(self) -> bool:
-        """A resumed sweep that had already ended."""
-        events = Journal(self.folder.journal).read()
-        last = events[-1] if events else {}
-        return self.resume and last.get("event") == "sweep_ended" and not last.get("resumable")
 
-    def write_definition(self) -> None:
-        """Record ``definition.json`` (a new sweep only: a resumed one keeps what it started with)."""
-        if not self.resume:
-            self.definition.write(self.folder)
+@dataclass(kw_only=True)
+class PreparedCommand(Prepared):
+    """A command job ready to run: one process, with a sweep trial's machinery."""
+
+    spec: CommandSpec
 
 
 def prepare(
@@ -85,23 +99,42 @@ def prepare(
     resume: bool = False,
     smoke: bool = False,
     keep_going: bool = False,
-) -> PreparedSweep:
+) -> PreparedSweep | PreparedCommand:
     """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
+
+    A command job (``command(...)``, a YAML ``type: command``) is prepared to run once: the overrides that
+    shape a search (limits, concurrency, smoke, keep_going) are refused for it, naming the argument.
 
     With ``resume`` and an existing sweep of that name, the recorded effective definition is used,
     with every override its first start had. ``smoke``: 2 trials (2 at once) unless given, short
     timeouts and no early termination (``smoke.py``). ``keep_going``: when every trial of the first wave
     (the first ``max_concurrent_trials``) failed, run on instead of failing the sweep as Azure does.
     """
-    from azsweep.definition import load_spec
+    from azsweep.definition import load_job_spec
 
     settings = settings or Settings.resolve()
     if resume and name and settings.folder(name).definition.exists():
-        return prepare_recorded(settings.folder(name), definition=definition, settings=settings)
-    spec, d = load_spec(definition)
+        resumed = prepare_recorded(settings.folder(name), definition=definition, settings=settings)
+        if isinstance(resumed, PreparedCommand):
+            raise _taken(name, settings)
+        return resumed
+    spec, d = load_job_spec(definition)
     if spec is None or d.props is None:
         raise DefinitionError(d.problems, d.source)
     notes = [f"{d.source}: {p}" for p in d.problems if p.severity == "warning"]
+    if isinstance(spec, CommandSpec):
+        sweep_only = {
+            "max_total_trials": max_total_trials,
+            "max_concurrent_trials": max_concurrent_trials,
+            "smoke": smoke or None,
+            "keep_going": keep_going or None,
+        }
+        for argument, value in sweep_only.items():
+            if value is not None:
+                raise ArgumentError(
+                    f"{{arg}}: applies to sweeps; {d.source} is a command job, which runs once", argument=argument
+                )
+        return _prepare_command(spec, d.props, notes, settings=settings, name=name, inputs=inputs, source_path=d.path)
     if smoke:
         max_total_trials = max_total_trials or smoke_run.SMOKE_TRIALS
         max_concurrent_trials = max_concurrent_trials or smoke_run.SMOKE_CONCURRENT_TRIALS
@@ -142,11 +175,7 @@ def prepare(
         spec = replace(spec, limits=smoke_run.smoke_limits(spec.limits), policy=None)  # each trial runs its command
         overrides.update(smoke=True, trial_timeout=spec.limits.trial_timeout, timeout=spec.limits.timeout)
         notes.append(smoke_run.smoke_note(spec, policy))
-    if spec.trial.environment:
-        notes.append(
-            f"note: environment {spec.trial.environment!r} is not built locally; trials use this Python "
-            f"environment ({sys.executable})"
-        )
+    notes.extend(_environment_note(spec))
     name = name or spec.name or new_name()
     folder = settings.folder(name)
     if folder.exists():
@@ -179,8 +208,59 @@ def prepare(
     return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
 
 
-def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: Settings | None = None) -> PreparedSweep:
-    """The recorded sweep in ``folder``, to resume (or to run, in the detached driver): its effective spec."""
+def _prepare_command(
+    spec: CommandSpec,
+    props: dict[str, Any],
+    notes: list[str],
+    *,
+    settings: Settings,
+    name: str | None,
+    inputs: Mapping[str, str] | None,
+    source_path: Any,
+) -> PreparedCommand:
+    notes.extend(_environment_note(spec))
+    name = name or spec.name or new_name()
+    folder = settings.folder(name)
+    if folder.exists():
+        raise _taken(name, settings)
+    input_overrides = absolute_overrides(inputs)
+    resolved = resolve_inputs(spec, input_overrides, folder.inputs, settings.home)
+    recorded = RecordedDefinition(
+        name=name,
+        props=props,
+        effective=json.loads(json.dumps(props)),
+        base_dir=str(spec.base_dir),
+        source_path=str(source_path.resolve()) if source_path else None,
+        overrides={"inputs": dict(input_overrides)} if input_overrides else {},
+        input_overrides=input_overrides,
+        input_values=dict(resolved.values),
+        tracking_uri=settings.tracking_uri,
+        home=str(settings.home),
+    )
+    return PreparedCommand(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
+
+
+def _taken(name: str, settings: Settings) -> ArgumentError:
+    """A command job's name is taken: command jobs run once, and are not resumed."""
+    return ArgumentError(
+        f"{{arg}}: a local job named {name!r} already exists in {settings.sweeps} (a command job runs once); "
+        f"choose another {{arg}}, or read it with jobs.get({name!r})",
+        argument="name",
+    )
+
+
+def _environment_note(spec: JobSpec) -> list[str]:
+    if not spec.trial.environment:
+        return []
+    return [
+        f"note: environment {spec.trial.environment!r} is not built locally; jobs use this Python environment ({sys.executable})"
+    ]
+
+
+def prepare_recorded(
+    folder: SweepFolder, *, definition: Any = None, settings: Settings | None = None
+) -> PreparedSweep | PreparedCommand:
+    """The recorded job in ``folder``, to resume (or to run, in the detached driver): its effective spec."""
     from azsweep.definition import load_spec
 
     recorded = RecordedDefinition.load(folder)
@@ -189,6 +269,10 @@ def prepare_recorded(folder: SweepFolder, *, definition: Any = None, settings: S
             f"{{arg}}: no local sweep named {folder.name!r} with a recorded definition in {folder.root.parent}", argument="name"
         )
     settings = settings or Settings(home=folder.home, tracking_uri=recorded.tracking_uri)
+    if recorded.is_command:
+        command = recorded.command_spec()
+        resolved = resolve_inputs(command, recorded.input_overrides, folder.inputs, settings.home)
+        return PreparedCommand(settings=settings, folder=folder, definition=recorded, spec=command, inputs=resolved, notes=[])
     spec = recorded.spec()
     notes: list[str] = []
     if definition is not None:

@@ -205,3 +205,35 @@ def last_line(log: Path | None) -> str:
             return exception.strip()[:LAST_LINE_CHARS]
     text = [line.strip() for line in lines if line.strip()]
     return text[-1][:LAST_LINE_CHARS] if text else ""
+
+
+class LogFollower:
+    """Reads what a job's log gained since the last read (``az ml job stream`` prints a job's log as it grows)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.offset = 0
+
+    def read_new(self) -> str:
+        """The text appended since the last call ("" while the log does not exist)."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return ""
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest is read once its line ends
+        self.offset += end
+        return data[:end].decode("utf-8", errors="replace")
+
+    def read_rest(self) -> str:
+        """Everything not read yet, a last partial line included (once the job has ended)."""
+        text = self.read_new()
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                tail = f.read()
+        except OSError:
+            return text
+        self.offset += len(tail)
+        return text + tail.decode("utf-8", errors="replace")

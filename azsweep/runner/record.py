@@ -19,7 +19,16 @@ from typing import Any
 
 from azsweep.errors import AzsweepError
 from azsweep.runner.layout import SweepFolder, log_of
-from azsweep.spec import SweepSpec, format_duration, rest_name, section_from_rest, section_to_rest, spec_from_rest
+from azsweep.spec import (
+    CommandSpec,
+    SweepSpec,
+    format_duration,
+    is_command_job,
+    job_spec_from_rest,
+    rest_name,
+    section_from_rest,
+    section_to_rest,
+)
 
 
 class JobStatus(str, Enum):
@@ -120,7 +129,11 @@ class Trial:
 
 @dataclass
 class SweepRecord:
-    """A local sweep's state: what ``sweep.json`` holds, and what ``show`` reads back from MLflow."""
+    """A local job's state: what ``sweep.json`` holds, and what ``show`` reads back from MLflow.
+
+    A command job (``type == "command"``) is recorded in the same form: one trial, named as the job,
+    whose run is the job's own (``parent_run_id`` is that run too; no search, no best trial).
+    """
 
     name: str
     status: JobStatus
@@ -143,9 +156,14 @@ class SweepRecord:
     trials: list[Trial] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)  # run ids of attempts a stop of the driver interrupted
+    type: str = "sweep"  # or "command"
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
+
+    @property
+    def is_command(self) -> bool:
+        return self.type == "command"
 
     @property
     def maximize(self) -> bool:
@@ -210,19 +228,35 @@ class RecordedDefinition:
     tracking_uri: str = ""
     home: str = ""
 
+    @property
+    def is_command(self) -> bool:
+        """A command job's definition (``jobType: Command``), not a sweep's."""
+        return is_command_job(self.effective)
+
     def spec(self) -> SweepSpec:
-        """The effective spec (built once: reports ask for it often)."""
-        return self._effective_spec
+        """The effective sweep spec (built once: reports ask for it often)."""
+        spec = self._effective_spec
+        if isinstance(spec, CommandSpec):
+            raise AzsweepError(f"{self.name!r} is a command job, not a sweep")
+        return spec
+
+    def command_spec(self) -> CommandSpec:
+        """The effective spec of a command job."""
+        spec = self._effective_spec
+        if not isinstance(spec, CommandSpec):
+            raise AzsweepError(f"{self.name!r} is a sweep, not a command job")
+        return spec
 
     @cached_property
-    def _effective_spec(self) -> SweepSpec:
-        return spec_from_rest(self.effective, base_dir=self.base_dir, source=f"{self.name}: definition.json")
+    def _effective_spec(self) -> SweepSpec | CommandSpec:
+        return job_spec_from_rest(self.effective, base_dir=self.base_dir, source=f"{self.name}: definition.json")
 
     def write(self, folder: SweepFolder) -> Path:
         folder.root.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        limits = section_from_rest("limits", self.effective["limits"])  # kept for readers of the earlier format
-        data.update(limits={"max_total_trials": limits["max_total_trials"]}, max_concurrent=limits["max_concurrent_trials"])
+        if not self.is_command:  # the limits at the top level, kept for readers of the earlier format
+            limits = section_from_rest("limits", self.effective["limits"])
+            data.update(limits={"max_total_trials": limits["max_total_trials"]}, max_concurrent=limits["max_concurrent_trials"])
         folder.definition.write_text(json.dumps(data, indent=1))
         return folder.definition
 
@@ -237,7 +271,7 @@ class RecordedDefinition:
             raise AzsweepError(f"{folder.definition}: not a readable recorded definition ({exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("props"), dict):
             raise AzsweepError(f"{folder.definition}: not a recorded definition (no props)")
-        if "effective" not in data:  # written before the effective spec was recorded: its limits only
+        if "effective" not in data and not is_command_job(data["props"]):  # older: its limits only
             effective = json.loads(json.dumps(data["props"]))
             limits = section_from_rest("limits", effective.get("limits"))
             limits["max_total_trials"] = (data.get("limits") or {}).get("max_total_trials", limits.get("max_total_trials"))

@@ -8,6 +8,7 @@ else a SQLite store in the home folder). Every call retries briefly while a SQLi
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from azsweep.spec import best_value
 
 # tags on the parent run (the sweep)
 SWEEP_TAG = "azsweep.sweep"  # the sweep name
-RUN_TYPE_TAG = "azureml.runType"  # "sweep", as Azure tags a sweep's run
+RUN_TYPE_TAG = "azureml.runType"  # "sweep", as Azure tags a sweep's run ("command": a command job's run)
+JOB_TAG = "azsweep.job"  # a command job's name, on its run
 DISPLAY_NAME_TAG = "azureml.displayName"
 PRIMARY_METRIC_TAG = "azsweep.primary_metric"
 GOAL_TAG = "azsweep.goal"
@@ -113,12 +115,14 @@ class Tracker:
                 raise
             return str(found.experiment_id)
 
-    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str]) -> str:
+    def start_parent(self, experiment_id: str, sweep_name: str, tags: Mapping[str, str], run_type: str = "sweep") -> str:
+        """A top-level run: a sweep's parent run, or (``run_type="command"``) a command job's only run."""
+        name_tag = SWEEP_TAG if run_type == "sweep" else JOB_TAG
         run = _retry(
             self.client.create_run,
             experiment_id,
             run_name=sweep_name,
-            tags={SWEEP_TAG: sweep_name, RUN_TYPE_TAG: "sweep", **tags},
+            tags={name_tag: sweep_name, RUN_TYPE_TAG: run_type, **tags},
         )
         return str(run.info.run_id)
 
@@ -315,6 +319,36 @@ class Tracker:
         """Copy the run's artifact ``path`` (a file or folder) into ``dst``, as ``dst/<last part of path>``; returns it."""
         dst.mkdir(parents=True, exist_ok=True)
         return Path(_retry(self.client.download_artifacts, run_id, path, str(dst)))
+
+    def download_logged_model(self, run_id: str, name: str, dst: Path) -> Path | None:
+        """Copy the files of the model the run logged as ``name`` (MLflow 3 keeps a model logged with
+        ``log_model(name=...)`` / ``artifact_path=...`` apart from the run's artifacts) into ``dst/<name>``;
+        None when the run logged no model of that name (or this MLflow has no logged models)."""
+        search = getattr(self.client, "search_logged_models", None)
+        if search is None:
+            return None
+        experiment_id = _retry(self.client.get_run, run_id).info.experiment_id
+        found = _retry(search, experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'")
+        model = next((m for m in found if m.name == name), None)
+        if model is None:
+            return None
+        from mlflow.artifacts import download_artifacts
+
+        dst.mkdir(parents=True, exist_ok=True)
+        fetched = dst / ".logged-model"
+        local = _retry(download_artifacts, artifact_uri=model.artifact_location, dst_path=str(fetched), tracking_uri=self.uri)
+        target = dst / name
+        Path(local).rename(target)  # the model's files themselves, not the folder that holds them
+        shutil.rmtree(fetched, ignore_errors=True)
+        return target
+
+    def logged_model_names(self, run_id: str) -> list[str]:
+        """The names of the models the run logged (MLflow 3's logged models; none with MLflow 2)."""
+        search = getattr(self.client, "search_logged_models", None)
+        if search is None:
+            return []
+        experiment_id = _retry(self.client.get_run, run_id).info.experiment_id
+        return sorted(m.name for m in _retry(search, experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"))
 
     # -- the model registry ------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ Nothing here imports azure or mlflow.
 
 from __future__ import annotations
 
-from azsweep.spec._model import Algorithm, InputSpec, Limits, Objective, Policy, SweepSpec, TrialSpec
+from azsweep.spec._model import Algorithm, CommandSpec, InputSpec, JobSpec, Limits, Objective, Policy, SweepSpec, TrialSpec
 from azsweep.spec._python import PYTHON_ALGORITHMS, algorithm_wire, distribution_wire, policy_wire, python_algorithm
 from azsweep.spec._rules import (
     ALGORITHMS,
@@ -32,6 +32,7 @@ from azsweep.spec._rules import (
     POLICY_NAMES,
     RANDOM_RULES,
     REFERENCE,
+    build_command_spec,
     build_spec,
     check_algorithm,
     check_algorithm_rules,
@@ -40,6 +41,8 @@ from azsweep.spec._rules import (
     check_policy,
     format_duration,
     has_errors,
+    is_command_job,
+    job_spec_from_rest,
     parse_duration,
     parse_goal,
     raise_first_error,
@@ -74,7 +77,9 @@ __all__ = [
     "REFERENCE",
     "YAML_NAMES",
     "Algorithm",
+    "CommandSpec",
     "InputSpec",
+    "JobSpec",
     "Limits",
     "Objective",
     "Policy",
@@ -84,6 +89,7 @@ __all__ = [
     "best_item",
     "best_value",
     "better",
+    "build_command_spec",
     "build_spec",
     "check_algorithm",
     "check_algorithm_rules",
@@ -93,6 +99,8 @@ __all__ = [
     "distribution_wire",
     "format_duration",
     "has_errors",
+    "is_command_job",
+    "job_spec_from_rest",
     "parse_duration",
     "parse_goal",
     "policy_wire",

@@ -110,3 +110,23 @@ class SweepSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     compute: str | None = None
     base_dir: Path = Path(".")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A plain command job (``command(...)``, or a YAML ``type: command``): one process, no search space."""
+
+    trial: TrialSpec  # the command, code, environment and variables, as a sweep's trial has them
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name -> output type
+    timeout: float | None = None  # limits.timeout, seconds
+    name: str | None = None
+    display_name: str | None = None
+    experiment_name: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    compute: str | None = None
+    base_dir: Path = Path(".")
+
+
+JobSpec = SweepSpec | CommandSpec  # what a local job runs: a sweep, or a command job

@@ -15,7 +15,7 @@ from typing import Any
 
 from azsweep.errors import DefinitionError, InvalidValue, Problem
 from azsweep.space import Choice, Continuous, Distribution, SearchSpace, from_wire, parse_log_base
-from azsweep.spec._model import Algorithm, InputSpec, Limits, Objective, Policy, SweepSpec, TrialSpec
+from azsweep.spec._model import Algorithm, CommandSpec, InputSpec, Limits, Objective, Policy, SweepSpec, TrialSpec
 from azsweep.spec._wire import PROPERTIES, section_from_rest
 
 KEY_NAME = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
@@ -368,6 +368,59 @@ def spec_from_rest(props: Mapping[str, Any], *, base_dir: Path | str = ".", sour
     return spec
 
 
+COMMAND_TRIAL_KEYS = ("command", "codeId", "environmentId", "environmentVariables", "distribution", "resources")
+
+
+def is_command_job(props: Mapping[str, Any]) -> bool:
+    """Whether REST ``properties`` are a command job's (``jobType: Command``)."""
+    return str(props.get("jobType", "")).lower() == "command"
+
+
+def build_command_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple[CommandSpec | None, list[Problem]]:
+    """Check a command job's REST ``properties`` and build its spec (None when any error was found).
+
+    A command job has at its top level what a sweep's ``trial`` holds (command, code, environment,
+    variables), so the same rules check it; field paths are the command job's YAML names.
+    """
+    top = {name: props.get(key) for name, key in PROPERTIES.items()}
+    out = _Collector()
+    inputs = _inputs(top["inputs"])
+    outputs = {k: str(section_from_rest("outputs", v).get("type") or "uri_folder") for k, v in (top["outputs"] or {}).items()}
+    trial = _trial({k: props[k] for k in COMMAND_TRIAL_KEYS if k in props}, (), inputs, outputs, out, prefix="")
+    timeout = None
+    try:
+        timeout = parse_duration(section_from_rest("limits", props.get("limits")).get("timeout"), "limits.timeout")
+    except InvalidValue as exc:
+        out.invalid(exc)
+    if out.failed or trial is None:
+        return None, out.problems
+    compute = top["compute"]
+    spec = CommandSpec(
+        trial=trial,
+        inputs=inputs,
+        outputs=outputs,
+        timeout=timeout,
+        name=top["name"],
+        display_name=top["display_name"],
+        experiment_name=top["experiment_name"],
+        description=top["description"],
+        tags=dict(top["tags"] or {}),
+        compute=str(compute) if compute else None,
+        base_dir=Path(base_dir),
+    )
+    return spec, out.problems
+
+
+def job_spec_from_rest(props: Mapping[str, Any], *, base_dir: Path | str = ".", source: str = "") -> SweepSpec | CommandSpec:
+    """The spec of a sweep's or a command job's REST ``properties``; raises ``DefinitionError`` on errors."""
+    if not is_command_job(props):
+        return spec_from_rest(props, base_dir=base_dir, source=source)
+    spec, problems = build_command_spec(props, base_dir=base_dir)
+    if spec is None:
+        raise DefinitionError(problems, source)
+    return spec
+
+
 def _search_space(wire: Any, algorithm: Algorithm | None, out: _Collector) -> SearchSpace | None:
     if not wire:
         out.error("search_space", "is required and must define at least one hyperparameter")
@@ -444,12 +497,18 @@ def _inputs(wire: Any) -> dict[str, InputSpec]:
 
 
 def _trial(
-    wire: Any, space_names: tuple[str, ...], inputs: Mapping[str, InputSpec], outputs: Mapping[str, str], out: _Collector
+    wire: Any,
+    space_names: tuple[str, ...],
+    inputs: Mapping[str, InputSpec],
+    outputs: Mapping[str, str],
+    out: _Collector,
+    prefix: str = "trial.",
 ) -> TrialSpec | None:
+    """``prefix``: where the fields are in the YAML (``trial.`` in a sweep, the top level of a command job)."""
     fields = section_from_rest("trial", wire)
     command = fields.get("command")
     if not isinstance(command, str) or not command.strip():
-        out.error("trial.command", "is required: the command each trial runs")
+        out.error(f"{prefix}command", "is required: the command " + ("each trial runs" if prefix else "the job runs"))
         return None
     command = LEGACY_REFERENCE.sub(lambda m: "${{" + f"{m.group(1)}.{m.group(2)}" + "}}", command)
     optional = {m.group(0) for m in OPTIONAL_BLOCK.finditer(command)}
@@ -466,7 +525,7 @@ def _trial(
             continue
         defined = ", ".join(sorted(names)) or "none"
         out.error(
-            "trial.command",
+            f"{prefix}command",
             f"${{{{{family}.{name}}}}} refers to an undefined {family.replace('_', ' ')} name {name!r} (defined: {defined})",
         )
     for name in space_names:

@@ -20,7 +20,7 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline.transport import HttpResponse, HttpTransport
 
-from azsweep.azure_compat import as_sweep_job, base_path, replaced_upload, rest_body
+from azsweep.azure_compat import as_job, base_path, replaced_upload, rest_body
 from azsweep.errors import Problem
 from azsweep.submission.bridge import (
     Submission,
@@ -102,7 +102,7 @@ def private_copy(job: Any) -> Any:
     try:
         return copy.deepcopy(job)
     except Exception:  # e.g. a command() trial: its inputs' AttrDict raises KeyError for __deepcopy__
-        sweep_job = as_sweep_job(job)
+        sweep_job = as_job(job)
         rebuilt = rebuild_job(rest_body(sweep_job)["properties"], base_path(sweep_job) or ".")
         rebuilt.name = sweep_job.name
         return rebuilt
@@ -123,7 +123,7 @@ def _unresolved(submission: Submission, ws: Workspace, notes: list[str], transpo
         if submission.path
         else private_copy(submission.job)
     )
-    body = rest_body(as_sweep_job(job))
+    body = rest_body(as_job(job))
     what = f"{pending.method} {pending.url.split('?')[0]}"
     why = " to upload a local folder (e.g. a docker build context) to a datastore" if "/datastores/" in what else ""
     notes = [
