@@ -143,6 +143,10 @@ class FakeLauncher:
     def stop_leftovers(self, sweep_name: str, home: Path) -> None:
         self.leftovers_stopped.append(sweep_name)
 
+    def wait(self, timeout: float) -> None:
+        """Time passes as the loop asks, in steps of at most 0.1 s (the fake processes are looked at in between)."""
+        self.clock.sleep(min(timeout, 0.1))
+
 
 @dataclass
 class _Run:

@@ -193,14 +193,17 @@ def test_a_resume_of_a_sweep_that_never_started_starts_it(harness: Harness) -> N
     assert record.status == JobStatus.COMPLETED and len(record.trials) == 2
 
 
-def test_each_trial_gets_its_command_seed_and_the_runners_python_first_on_path(harness: Harness) -> None:
+def test_each_trial_gets_its_command_seed_and_its_own_python_first_on_path(harness: Harness) -> None:
     import os
-    import sys
+    import sysconfig
 
     harness.run(make_spec(["a b", "c;d"]), lambda i, _: Script([1.0]))
     launched = harness.launchers[0].launched
     assert [x.command for x in launched] == ["python train.py --x 'a b'", "python train.py --x 'c;d'"]
-    assert launched[0].env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
+    path = launched[0].env["PATH"].split(os.pathsep)
+    # the trial's own environment (an overlay on the runner's), then the runner's scripts
+    assert path[:2] == [str(harness.folder.trial("s_0").env / "bin"), sysconfig.get_path("scripts")]
+    assert launched[0].env["VIRTUAL_ENV"] == str(harness.folder.trial("s_0").env)
     assert launched[0].env["AZSWEEP_TRIAL_SEED"] != launched[1].env["AZSWEEP_TRIAL_SEED"]
     assert launched[0].env["AZSWEEP_HOME"] == str(harness.folder.home)
     assert harness.folder.trial("s_1").command.read_text().strip() == launched[1].command

@@ -1,8 +1,8 @@
 """The ``azsweep`` command: a thin ``main(argv) -> int``, testable in-process.
 
 Every command is in the table below, one module per group: ``check`` (validate, sample), ``local``
-(run, show, replay), ``plot``, ``submit``. Exit codes: 0 success, 1 the definition or the run
-failed, 2 usage error, 130 interrupted. Tracebacks only with ``--debug``.
+(run, show, replay), ``plot``, ``submit``, ``env`` (the cache of built environments). Exit codes: 0 success,
+1 the definition or the run failed, 2 usage error, 130 interrupted. Tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from azsweep.cli import check, local, plot, submit
+from azsweep.cli import check, env, local, plot, submit
 from azsweep.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Command, flag_message
 from azsweep.errors import ArgumentError, AzsweepError
 
@@ -27,8 +27,15 @@ COMMANDS: dict[str, Command] = {
     "replay": local.replay,
     "submit": submit.submit,
     "plot": plot.plot,
+    "env": env.env,
 }
-PARSERS: tuple[Callable[[Any], None], ...] = (check.add_parsers, local.add_parsers, submit.add_parsers, plot.add_parsers)
+PARSERS: tuple[Callable[[Any], None], ...] = (
+    check.add_parsers,
+    local.add_parsers,
+    submit.add_parsers,
+    plot.add_parsers,
+    env.add_parsers,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +64,12 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in ("validate", "sample"):  # the commands that use MLflow: its telemetry off, here and below
+        import os
+
+        from azsweep.runner.tracking import TELEMETRY_OFF
+
+        os.environ.update(TELEMETRY_OFF)
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.DEBUG if args.debug else logging.WARNING)

@@ -35,6 +35,13 @@ def add_parsers(sub: Any) -> None:
         help="a short check run (2 trials, short timeouts) that fails when a trial crashes or never logs the primary metric",
     )
     p.add_argument(
+        "--environment",
+        choices=["current", "build"],
+        default="current",
+        help="what the trials run on, each in its own overlay: this Python environment (current), or one built "
+        "from the job's declared conda file, cached (build)",
+    )
+    p.add_argument(
         "--keep-going",
         action="store_true",
         help="run on when every trial of the first wave (the first max_concurrent_trials) failed; "
@@ -87,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             smoke=args.smoke,
             keep_going=args.keep_going,
+            environment=args.environment,
         )
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"{args.file}: {p}", file=sys.stderr)
         return cli.EXIT_FAILED
-    for note in prepared.notes:
+    for note in prepared.notes + prepared.base_environment()[1]:  # a build runs here, once per environment
         err.print(note, markup=False, highlight=False)
     if isinstance(prepared, PreparedCommand):
         return _run_command(args, prepared, err)

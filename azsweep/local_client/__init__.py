@@ -56,6 +56,7 @@ class ClientOverrides:
 
     max_total_trials: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
+    environment: str | None = None  # "current" or "build" (azsweep run --environment)
 
 
 class LocalClient:
@@ -70,6 +71,8 @@ class LocalClient:
             argument wins), e.g. to try a notebook's sweeps with fewer trials.
         inputs: local copies (paths or values) of inputs, by name, for every job this client starts that has an
             input of that name, e.g. ``{"iris_csv": "data/iris.csv"}`` for a public URL read offline.
+        environment: what every job's trials run on, each in its own overlay: ``"current"`` (this Python
+            environment, the default) or ``"build"`` (one built from the job's declared conda file, cached).
     """
 
     def __init__(
@@ -84,10 +87,11 @@ class LocalClient:
         home: str | os.PathLike[str] | None = None,
         max_total_trials: int | None = None,
         inputs: Mapping[str, str] | None = None,
+        environment: str | None = None,
         **_: Any,
     ) -> None:
         self.settings = Settings.resolve(home=home, tracking_uri=tracking_uri)
-        self.overrides = ClientOverrides(max_total_trials, dict(inputs or {}))
+        self.overrides = ClientOverrides(max_total_trials, dict(inputs or {}), environment)
         self.jobs = LocalJobOperations(self)
         self.compute = LocalComputeOperations()
         self.environments = LocalEnvironmentOperations(self.settings)
@@ -98,7 +102,7 @@ class LocalClient:
     @classmethod
     def from_config(cls, credential: Any = None, *, path: Any = None, file_name: str | None = None, **kwargs: Any) -> LocalClient:
         """``MLClient.from_config``'s signature: a LocalClient (the workspace's config.json is not read)."""
-        own = ("tracking_uri", "home", "max_total_trials", "inputs")
+        own = ("tracking_uri", "home", "max_total_trials", "inputs", "environment")
         return cls(**{k: v for k, v in kwargs.items() if k in own})
 
     @property

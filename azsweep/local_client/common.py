@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, NoReturn, TypeVar
 
 from azsweep.errors import ArgumentError, AzsweepError
+from azsweep.runner.layout import check_job_name
 
 T = TypeVar("T")
 
@@ -53,10 +54,10 @@ def refuse(operation: str, reason: str) -> NoReturn:
 
 
 def require_name(value: Any, argument: str = "name") -> str:
-    """``value`` as the name of a local job: a non-empty str that is not a path."""
-    if isinstance(value, str) and value.strip() and not any(c in value for c in "/\\") and value not in (".", ".."):
-        return value
-    hint = "; pass its .name" if not isinstance(value, str) and isinstance(getattr(value, "name", None), str) else ""
+    """``value`` as the name of a local job: a str that Azure accepts as a job name (``layout.check_job_name``)."""
+    if isinstance(value, str):
+        return check_job_name(value, argument)
+    hint = "; pass its .name" if isinstance(getattr(value, "name", None), str) else ""
     raise ArgumentError(f"{{arg}}: expected a job name (a non-empty str), got {describe(value)}{hint}", argument=argument)
 
 

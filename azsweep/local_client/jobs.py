@@ -74,6 +74,7 @@ class LocalJobOperations(Operations):
         max_concurrent_trials: int | None = None,
         inputs: dict[str, str] | None = None,
         keep_going: bool | None = None,
+        environment: str | None = None,
         **_: Any,
     ) -> LocalJob:
         """Validate and start ``job`` (a sweep: a ``SweepJob``, the ``.sweep()`` node; a command job: ``command(...)``,
@@ -104,6 +105,9 @@ class LocalJobOperations(Operations):
         if existing is not None and existing.status == JobStatus.RUNNING and _alive(existing.pid):
             return self.get(existing.name)  # as with Azure: the job of that name, still running
         extra: dict[str, Any] = {} if keep_going is None else {"keep_going": keep_going}
+        environment = environment or defaults.environment
+        if environment is not None:
+            extra["environment"] = environment
         prepared = prepare(
             job,
             settings=self._settings,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from azsweep.policies._bandit import Bandit
-from azsweep.policies._base import Curve, EarlyTermination
+from azsweep.policies._base import Curve, EarlyTermination, Prefix
+from azsweep.policies._incremental import IncrementalJudge
 from azsweep.policies._median import MedianStopping
 from azsweep.policies._replay import RecordedTrial, ReplayResult, StopDecision, replay_curves
 from azsweep.policies._truncation import TruncationSelection
@@ -15,7 +16,9 @@ __all__ = [
     "Bandit",
     "Curve",
     "EarlyTermination",
+    "IncrementalJudge",
     "MedianStopping",
+    "Prefix",
     "RecordedTrial",
     "ReplayResult",
     "StopDecision",

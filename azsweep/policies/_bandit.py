@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from azsweep.policies._base import Curve, EarlyTermination, fmt
+from azsweep.policies._base import EarlyTermination, Prefix, fmt
 from azsweep.spec import best_value
 
 
@@ -23,11 +23,11 @@ class Bandit(EarlyTermination):
 
     title = "Bandit"
 
-    def judge(self, curve: Curve, k: int, others: Sequence[Curve]) -> str | None:
-        mine = self.best(curve, k)
+    def judge_at(self, k: int, mine_curve: Prefix, others: Sequence[Prefix]) -> str | None:
+        mine = mine_curve.best(k)
         if mine is None:
             return None
-        bests = [b for b in (self.best(c, k) for c in others) if b is not None] + [mine]
+        bests = [b for b in (c.best(k) for c in others) if b is not None] + [mine]
         top = best_value(bests, self.maximize)
         assert top is not None  # bests holds mine
         if self.config.slack_factor is not None:

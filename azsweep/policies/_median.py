@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Sequence
 
-from azsweep.policies._base import Curve, EarlyTermination, fmt
+from azsweep.policies._base import EarlyTermination, Prefix, fmt
 
 
 class MedianStopping(EarlyTermination):
@@ -21,19 +19,19 @@ class MedianStopping(EarlyTermination):
 
     title = "MedianStopping"
 
-    def judge(self, curve: Curve, k: int, others: Sequence[Curve]) -> str | None:
-        mine = self.best(curve, k)
+    def judge_at(self, k: int, mine_curve: Prefix, others: Sequence[Prefix]) -> str | None:
+        mine = mine_curve.best(k)
         if mine is None:
             return None
         averages = []
-        for c in [curve, *others]:
+        for c in [mine_curve, *others]:
             if len(c) >= k:
-                values = [v for v in c[:k] if not math.isnan(v)]
-                if values:
-                    averages.append(math.fsum(values) / len(values))
+                average = c.average(k)  # of the first k values without NaN (math.fsum / n)
+                if average is not None:
+                    averages.append(average)
         if len(averages) < 2:
             return None
-        median = statistics.median(averages)
+        median = _median(averages)
         if self.worse(mine, median):
             sign = "<" if self.maximize else ">"
             return (
@@ -41,3 +39,12 @@ class MedianStopping(EarlyTermination):
                 f"averages of {len(averages)} trials"
             )
         return None
+
+
+def _median(values: list[float]) -> float:
+    """``statistics.median``: the middle value, or the mean of the two middle values of an even count."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2

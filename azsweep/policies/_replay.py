@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from azsweep.policies._base import EarlyTermination
+from azsweep.policies._base import EarlyTermination, Prefix
 from azsweep.spec import best_item, best_value
 
 
@@ -56,22 +56,27 @@ def replay_curves(trials: Sequence[RecordedTrial], policy: EarlyTermination) -> 
 
     Each logged value is an event; at each event the trial is judged against every other trial's
     curve as far as it had been logged by then (a trial the policy stopped is cut at its stop).
-    With trials run one at a time, this is exactly what a live run with the policy decides.
+    With trials run one at a time, this is exactly what a live run with the policy decides. Each
+    trial's running aggregates (``Prefix``) are kept over the simulation, so an event costs one look
+    per other trial.
     """
     ordered = sorted(trials, key=lambda t: t.index)
-    known = {t.index: 0 for t in ordered}
+    # each whole curve's aggregates, shown as far as the curve had been logged (``Prefix.length``)
+    prefixes = {t.index: Prefix(t.values, policy.maximize) for t in ordered}
+    for prefix in prefixes.values():
+        prefix.length = 0
     stopped: dict[int, StopDecision] = {}
     events = sorted((ts, t.index, k) for t in ordered for k, ts in enumerate(t.timestamps, start=1))
     by_index = {t.index: t for t in ordered}
     for _, index, k in events:
         if index in stopped:
             continue
-        known[index] = k
         trial = by_index[index]
+        prefixes[index].length = min(k, len(trial.values))
         if not policy.due(k):
             continue
-        others = [o.values[: known[o.index]] for o in ordered if o.index != index]
-        reason = policy.judge(trial.values[:k], k, others)
+        others = [prefixes[o.index] for o in ordered if o.index != index]
+        reason = policy.judge_at(k, prefixes[index], others)
         if reason:
             stopped[index] = StopDecision(trial.name, index, k, reason, len(trial.values) - k)
     result = ReplayResult(policy=policy.describe())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from azsweep.policies._base import Curve, EarlyTermination, fmt
+from azsweep.policies._base import EarlyTermination, Prefix, fmt
 
 
 class TruncationSelection(EarlyTermination):
@@ -19,11 +19,11 @@ class TruncationSelection(EarlyTermination):
 
     title = "TruncationSelection"
 
-    def judge(self, curve: Curve, k: int, others: Sequence[Curve]) -> str | None:
-        if len(curve) < k:
+    def judge_at(self, k: int, mine_curve: Prefix, others: Sequence[Prefix]) -> str | None:
+        if len(mine_curve) < k:
             return None
-        pool = [c[k - 1] for c in others if len(c) >= k]
-        mine = curve[k - 1]
+        pool = [c.value(k) for c in others if len(c) >= k]
+        mine = mine_curve.value(k)
         n = len(pool) + 1
         p = self.config.truncation_percentage or 0
         count = n * p // 100

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from azsweep.runner import tracking as tags
 from azsweep.runner.inputs import ResolvedInputs
+from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import POLL_SECONDS, Clock, EventHandler, Launcher, SystemClock, TrackingStore, TrialHandle
@@ -40,8 +41,12 @@ class CommandJobRunner:
         launcher: Launcher,
         on_event: EventHandler | None = None,
         clock: Clock | None = None,
+        environment: BaseEnvironment | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         self.spec = spec
+        self.environment = environment or BaseEnvironment.current()
+        self.notes = list(notes or [])  # for the record: what the job's environment is
         self.folder = folder
         self.inputs = inputs
         self.tracker = tracker
@@ -75,7 +80,7 @@ class CommandJobRunner:
                     code = process.stop(KILL_GRACE_SECONDS)
                     self._end(record, trial, JobStatus.CANCELED, code, self.cancel_reason)
                     return record
-                self.clock.sleep(POLL_SECONDS)
+                self.launcher.wait(POLL_SECONDS)
         except KeyboardInterrupt:
             code = process.stop(KILL_GRACE_SECONDS)
             self._end(record, trial, JobStatus.CANCELED, code, "interrupted (Ctrl-C)")
@@ -114,6 +119,7 @@ class CommandJobRunner:
             max_total_trials=1,
             max_concurrent_trials=1,
             trials=[trial],
+            notes=list(self.notes),
         )
         self.record = record
         snapshot(code_dir(spec), folder.snapshot)
@@ -149,6 +155,7 @@ class CommandJobRunner:
                 "MLFLOW_RUN_ID": trial.run_id,
                 "AZSWEEP_HOME": str(self.folder.home),
             },
+            base=self.environment,
         )
         self.journal.append("job_process", pid=process.pid, process_start=process_start_time(process.pid))
         record.save(self.folder)

@@ -7,11 +7,32 @@ down; nothing below reads ``AZSWEEP_HOME`` or ``MLFLOW_TRACKING_URI`` itself.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from azsweep.errors import ArgumentError
 
 DEFAULT_HOME = ".azsweep"
+JOB_NAME = re.compile(r"[A-Za-z0-9_-]+")  # Azure ML's characters for job names (as azure-ai-ml checks node names)
+MAX_JOB_NAME = 251  # Azure's 255, less room for a trial's "_<index>" (up to "_999"): a trial's name is a job name too
+NAME_RULE = f"a job name is letters, digits, '_' and '-', 1 to {MAX_JOB_NAME} characters (Azure's rule for job names)"
+
+
+def check_job_name(value: Any, argument: str = "name") -> str:
+    """``value`` as the name of a local job: Azure's rule for job names (``NAME_RULE``); it names a folder of the home
+    and is searched for in MLflow, so nothing else is accepted. Raises ``ArgumentError`` naming ``argument``."""
+    if isinstance(value, str) and len(value) <= MAX_JOB_NAME and JOB_NAME.fullmatch(value):
+        return value
+    raise ArgumentError(f"{{arg}}: expected a job name (a non-empty str), got {shown(value)}: {NAME_RULE}", argument=argument)
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value for a message, its repr cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,11 @@ class TrialFolder:
     def log(self) -> Path:
         """``user_logs/std_log.txt``, as on Azure."""
         return log_of(self.root)
+
+    @property
+    def env(self) -> Path:
+        """The trial's own Python environment (an overlay on the sweep's base environment)."""
+        return self.root / "env"
 
     def output(self, name: str) -> Path:
         return self.root / "outputs" / name

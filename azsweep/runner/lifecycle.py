@@ -61,9 +61,17 @@ def run_prepared(
     prepared.write_definition()
     store: TrackingStore = tracker or Tracker.for_settings(prepared.settings, prepared.tracking_uri)
     launcher = launcher or ProcessLauncher()
+    base, environment_notes = prepared.base_environment()
     if isinstance(prepared, PreparedCommand):
         job = CommandJobRunner(
-            prepared.spec, folder=prepared.folder, inputs=prepared.inputs, tracker=store, launcher=launcher, on_event=on_event
+            prepared.spec,
+            folder=prepared.folder,
+            inputs=prepared.inputs,
+            tracker=store,
+            launcher=launcher,
+            on_event=on_event,
+            environment=base,
+            notes=environment_notes,
         )
         with _signals_cancel(job, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
             return job.run(), job
@@ -79,7 +87,11 @@ def run_prepared(
         launcher=launcher,
         on_event=on_event,
         keep_going=prepared.keep_going,
+        environment=base,
     )
+    for note in environment_notes:  # what the trials build on, as the sweep's record says
+        if note not in runner.record.notes:
+            runner.record.notes.append(note)
     with _signals_cancel(runner, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
         record = runner.run()
     return record, runner
@@ -163,6 +175,7 @@ def launch_background(prepared: PreparedSweep | PreparedCommand) -> Path:
     folder = prepared.folder
     prepared.write_definition()
     command = [sys.executable, "-m", "azsweep.runner.driver", str(folder.root)]
+    env = {**os.environ, **tags.TELEMETRY_OFF}  # MLflow's telemetry off in the driver
     with open(folder.driver_log, "ab") as log:
-        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     return folder.root

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from azsweep.policies import make_policy
 from azsweep.runner import tracking as tags
 from azsweep.runner.inputs import ResolvedInputs
+from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time
@@ -38,7 +39,7 @@ from azsweep.samplers import Observation, Sampler, make_sampler
 from azsweep.spec import SweepSpec, best_item, best_value
 from azsweep.workspace_config import local_workspace
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.2  # the longest the loop waits without looking; a trial's exit wakes it at once
 METRIC_POLL_SECONDS = 1.0
 POLICY_POLL_SECONDS = 0.5  # a trial logging once a second is judged within about a second of the interval
 POLICY_WAIT_NOTE_SECONDS = 10.0  # after this long without a primary-metric value, say the policy cannot apply yet
@@ -78,6 +79,9 @@ class Launcher(Protocol):
     """Starts trial commands (``process.ProcessLauncher``: bash in its own process group)."""
 
     def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> TrialHandle: ...
+
+    def wait(self, timeout: float) -> None:
+        """Return when a launched trial's process exits, or after ``timeout`` seconds (whichever is first)."""
 
     def stop_leftovers(self, sweep_name: str, home: Path) -> None:
         """End what a stopped driver's trials left running."""
@@ -153,8 +157,10 @@ class SweepRunner:
         on_event: EventHandler | None = None,
         clock: Clock | None = None,
         keep_going: bool = False,
+        environment: BaseEnvironment | None = None,
     ) -> None:
         self.spec = spec
+        self.environment = environment or BaseEnvironment.current()  # what each trial's own overlay builds on
         self.record = state.record
         self.folder = folder
         self.inputs = inputs
@@ -204,8 +210,13 @@ class SweepRunner:
         metric_poll = POLICY_POLL_SECONDS if self.policy else METRIC_POLL_SECONDS
         try:
             while True:
-                self._reap()
+                ended = self._exits()
                 now = self.clock.monotonic()
+                in_time = timeout is None or now - started < timeout
+                if ended and all(code == 0 for _, code in ended) and self.cancel_reason is None and in_time:
+                    self._launch()  # the next trials start first; the bookkeeping of those that ended follows
+                for index, code in ended:
+                    self._record_exit(index, code)
                 if timeout is not None and now - started >= timeout and self.cancel_reason is None:
                     self.cancel(f"the sweep reached its timeout of {timeout:g} s")
                 for index, deadline in list(self.deadlines.items()):
@@ -224,7 +235,9 @@ class SweepRunner:
                 launched = self._launch()
                 if not self.processes and not launched:
                     break
-                self.clock.sleep(POLL_SECONDS)
+                # until a trial exits, or the next thing due: a metric poll, a deadline, the sweep's timeout
+                due = [next_metric_poll, *self.deadlines.values()] + ([started + timeout] if timeout is not None else [])
+                self.launcher.wait(max(0.0, min(POLL_SECONDS, *(t - self.clock.monotonic() for t in due))))
         except KeyboardInterrupt:
             self.cancel_reason, self.resumable = "interrupted (Ctrl-C)", True
             self._stop_all(self.cancel_reason)
@@ -308,6 +321,7 @@ class SweepRunner:
                 "AZSWEEP_TRIAL_INDEX": str(index),
                 "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
             },
+            base=self.environment,
             fresh=attempt > 1,  # a fresh copy of the snapshot for the new attempt
         )
         self.processes[index] = process
@@ -317,7 +331,9 @@ class SweepRunner:
         self.record.save(self.folder)
         self.on_event("trial_started", self.record, trial)
 
-    def _reap(self) -> None:
+    def _exits(self) -> list[tuple[int, int]]:
+        """The trials whose process exited by itself since the last look, with their exit codes; their slots are free."""
+        ended = []
         for index, process in list(self.processes.items()):
             code = process.poll()
             if code is None:
@@ -325,11 +341,15 @@ class SweepRunner:
             process.reap_group()
             del self.processes[index]
             self.deadlines.pop(index, None)
-            if code == 0:
-                self._record_end(index, JobStatus.COMPLETED, code, "")
-            else:  # how it ended, and what its log said last (for a Python crash, the exception)
-                said = last_line(self.record.trials[index].log)
-                self._record_end(index, JobStatus.FAILED, code, exit_reason(code) + (f": {said}" if said else ""))
+            ended.append((index, code))
+        return ended
+
+    def _record_exit(self, index: int, code: int) -> None:
+        if code == 0:
+            self._record_end(index, JobStatus.COMPLETED, code, "")
+        else:  # how it ended, and what its log said last (for a Python crash, the exception)
+            said = last_line(self.record.trials[index].log)
+            self._record_end(index, JobStatus.FAILED, code, exit_reason(code) + (f": {said}" if said else ""))
 
     def _stop_trial(self, index: int, reason: str, extra_tags: Mapping[str, str] | None = None) -> None:
         process = self.processes.pop(index)
@@ -407,8 +427,18 @@ class SweepRunner:
             self._apply_policy()
 
     def _apply_policy(self) -> None:
-        """Judge every interval each running trial has reached since the last look, in trial order."""
+        """Judge every interval each running trial has reached since the last look, in trial order.
+
+        Incremental: the judge keeps each trial's running aggregates between looks, so a new value costs
+        one look at each other trial's, whatever the length of the curves (``policies.IncrementalJudge``).
+        """
+        from azsweep.policies import IncrementalJudge
+
         assert self.policy is not None
+        judge = self.__dict__.get("_incremental_judge")
+        if judge is None or judge.policy is not self.policy:
+            judge = self.__dict__["_incremental_judge"] = IncrementalJudge(self.policy)
+        judge.sync(self.curves)
         metric = self.objective.primary_metric
         for index in sorted(self.processes):
             trial = self.record.trials[index]
@@ -424,21 +454,22 @@ class SweepRunner:
                     self.record.notes.append(note)
                     self.on_event("note", self.record, trial)
                 continue
-            for k in range(self.judged.get(index, 0) + 1, len(curve) + 1):
-                self.judged[index] = k
-                if not self.policy.due(k):
-                    continue
-                others = [c for i, c in self.curves.items() if i != index]
-                reason = self.policy.judge(curve[:k], k, others)
-                if reason:
-                    trial.stopped_by, trial.stopped_at = self.policy.title, k
-                    self.curves[index] = curve[:k]
-                    self._stop_trial(
-                        index,
-                        f"{STOPPED_BY_POLICY}{reason}",
-                        {tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)},
-                    )
-                    break
+            first = self.judged.get(index, 0) + 1
+            if first > len(curve):
+                continue
+            # policy.judge(curve[:k], k, every other trial's curve) at each due interval k, up to the first stop
+            stop = judge.first_stop(index, first, len(curve))
+            self.judged[index] = stop[0] if stop else len(curve)
+            if stop:
+                k, reason = stop
+                trial.stopped_by, trial.stopped_at = self.policy.title, k
+                self.curves[index] = curve[:k]
+                self._stop_trial(
+                    index,
+                    f"{STOPPED_BY_POLICY}{reason}",
+                    {tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)},
+                )
+                judge.sync(self.curves)  # the later trials see this one cut at its stop
 
     def _update_best(self) -> None:
         best = best_trial(self.record.trials, self.objective.maximize)

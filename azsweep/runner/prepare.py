@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from azsweep.errors import ArgumentError, DefinitionError, InvalidValue
+from azsweep.environment_spec import EnvironmentDeclaration
+from azsweep.errors import ArgumentError, DefinitionError, InvalidValue, Problem
+from azsweep.runner import environments
 from azsweep.runner import smoke as smoke_run
 from azsweep.runner.inputs import ResolvedInputs, absolute_overrides, resolve_inputs
+from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
-from azsweep.runner.layout import Settings, SweepFolder
+from azsweep.runner.layout import NAME_RULE, Settings, SweepFolder, check_job_name, shown
 from azsweep.runner.record import RecordedDefinition, effective_props
 from azsweep.spec import CommandSpec, JobSpec, SweepSpec, check_max_total_trials
 
@@ -43,6 +45,7 @@ class Prepared:
     inputs: ResolvedInputs
     notes: list[str]
     resume: bool = False  # continue the recorded sweep of this name
+    _base: tuple[BaseEnvironment, list[str]] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -63,6 +66,22 @@ class Prepared:
         """Record ``definition.json`` (a new job only: a resumed sweep keeps what it started with)."""
         if not self.resume:
             self.definition.write(self.folder)
+
+    @property
+    def environment_mode(self) -> str:
+        """``current`` or ``build`` (``runner.environments``)."""
+        return str(self.definition.overrides.get("environment") or "current")
+
+    def base_environment(self) -> tuple[BaseEnvironment, list[str]]:
+        """What the trials build on (built, for ``build``, on the first call) and the notes about it."""
+        if self._base is None:
+            recorded = self.definition.environment
+            declaration = EnvironmentDeclaration(**recorded) if recorded else None
+            if self.environment_mode == "current":
+                self._base = (BaseEnvironment.current(), [])  # its notes were given when the job was prepared
+            else:
+                self._base = environments.base_for(self.environment_mode, declaration)
+        return self._base
 
 
 @dataclass(kw_only=True)
@@ -99,6 +118,7 @@ def prepare(
     resume: bool = False,
     smoke: bool = False,
     keep_going: bool = False,
+    environment: str = "current",
 ) -> PreparedSweep | PreparedCommand:
     """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
 
@@ -109,19 +129,31 @@ def prepare(
     with every override its first start had. ``smoke``: 2 trials (2 at once) unless given, short
     timeouts and no early termination (``smoke.py``). ``keep_going``: when every trial of the first wave
     (the first ``max_concurrent_trials``) failed, run on instead of failing the sweep as Azure does.
+    ``environment``: ``current`` (each trial in its own overlay on this environment) or ``build`` (on one built
+    from the job's declared conda file, cached; ``runner.environments``).
     """
     from azsweep.definition import load_job_spec
 
     settings = settings or Settings.resolve()
+    if name is not None:
+        name = check_job_name(name, "name")  # before it names a folder
     if resume and name and settings.folder(name).definition.exists():
         resumed = prepare_recorded(settings.folder(name), definition=definition, settings=settings)
         if isinstance(resumed, PreparedCommand):
             raise _taken(name, settings)
         return resumed
+    if environment not in environments.MODES:
+        raise ArgumentError(
+            f"{{arg}}: must be one of {', '.join(environments.MODES)} (got {environment!r})", argument="environment"
+        )
     spec, d = load_job_spec(definition)
     if spec is None or d.props is None:
         raise DefinitionError(d.problems, d.source)
     notes = [f"{d.source}: {p}" for p in d.problems if p.severity == "warning"]
+    declaration = environments.declaration_of(d.job, settings.assets("environments"))
+    declared = {"environment": asdict(declaration)} if declaration is not None else {}
+    if environment == "current":
+        notes.extend(environments.current_notes(declaration))
     if isinstance(spec, CommandSpec):
         sweep_only = {
             "max_total_trials": max_total_trials,
@@ -134,7 +166,18 @@ def prepare(
                 raise ArgumentError(
                     f"{{arg}}: applies to sweeps; {d.source} is a command job, which runs once", argument=argument
                 )
-        return _prepare_command(spec, d.props, notes, settings=settings, name=name, inputs=inputs, source_path=d.path)
+        return _prepare_command(
+            spec,
+            d.props,
+            notes,
+            settings=settings,
+            name=name,
+            inputs=inputs,
+            source_path=d.path,
+            source=d.source,
+            environment=environment,
+            declared=declared,
+        )
     if smoke:
         max_total_trials = max_total_trials or smoke_run.SMOKE_TRIALS
         max_concurrent_trials = max_concurrent_trials or smoke_run.SMOKE_CONCURRENT_TRIALS
@@ -175,8 +218,7 @@ def prepare(
         spec = replace(spec, limits=smoke_run.smoke_limits(spec.limits), policy=None)  # each trial runs its command
         overrides.update(smoke=True, trial_timeout=spec.limits.trial_timeout, timeout=spec.limits.timeout)
         notes.append(smoke_run.smoke_note(spec, policy))
-    notes.extend(_environment_note(spec))
-    name = name or spec.name or new_name()
+    name = name or _definition_name(spec, d.source) or new_name()
     folder = settings.folder(name)
     if folder.exists():
         raise ArgumentError(
@@ -193,6 +235,8 @@ def prepare(
         overrides["inputs"] = dict(input_overrides)
     if keep_going:
         overrides["keep_going"] = True
+    if environment != "current":
+        overrides["environment"] = environment
     recorded = RecordedDefinition(
         name=name,
         props=d.props,
@@ -204,6 +248,7 @@ def prepare(
         input_values=dict(resolved.values),
         tracking_uri=settings.tracking_uri,
         home=str(settings.home),
+        **declared,
     )
     return PreparedSweep(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
 
@@ -217,9 +262,11 @@ def _prepare_command(
     name: str | None,
     inputs: Mapping[str, str] | None,
     source_path: Any,
+    source: str = "",
+    environment: str = "current",
+    declared: dict[str, Any] | None = None,
 ) -> PreparedCommand:
-    notes.extend(_environment_note(spec))
-    name = name or spec.name or new_name()
+    name = name or _definition_name(spec, source) or new_name()
     folder = settings.folder(name)
     if folder.exists():
         raise _taken(name, settings)
@@ -231,13 +278,34 @@ def _prepare_command(
         effective=json.loads(json.dumps(props)),
         base_dir=str(spec.base_dir),
         source_path=str(source_path.resolve()) if source_path else None,
-        overrides={"inputs": dict(input_overrides)} if input_overrides else {},
+        overrides={
+            **({"inputs": dict(input_overrides)} if input_overrides else {}),
+            **({"environment": environment} if environment != "current" else {}),
+        },
         input_overrides=input_overrides,
         input_values=dict(resolved.values),
         tracking_uri=settings.tracking_uri,
         home=str(settings.home),
+        **(declared or {}),
     )
     return PreparedCommand(settings=settings, folder=folder, definition=recorded, spec=spec, inputs=resolved, notes=notes)
+
+
+def _definition_name(spec: JobSpec, source: str) -> str | None:
+    """The definition's own ``name``, when it has one: Azure's rule for job names, or a ``DefinitionError``."""
+    if not spec.name:
+        return None
+    if isinstance(spec.name, str) and _is_job_name(spec.name):
+        return spec.name
+    raise DefinitionError([Problem("error", "name", f"{NAME_RULE}; got {shown(spec.name)}")], source)
+
+
+def _is_job_name(name: str) -> bool:
+    try:
+        check_job_name(name)
+    except ArgumentError:
+        return False
+    return True
 
 
 def _taken(name: str, settings: Settings) -> ArgumentError:
@@ -247,14 +315,6 @@ def _taken(name: str, settings: Settings) -> ArgumentError:
         f"choose another {{arg}}, or read it with jobs.get({name!r})",
         argument="name",
     )
-
-
-def _environment_note(spec: JobSpec) -> list[str]:
-    if not spec.trial.environment:
-        return []
-    return [
-        f"note: environment {spec.trial.environment!r} is not built locally; jobs use this Python environment ({sys.executable})"
-    ]
 
 
 def prepare_recorded(

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,10 +156,29 @@ class TrialProcess:
 
 
 class ProcessLauncher:
-    """Starts each trial as ``bash -c COMMAND`` in its own process group (the production ``Launcher``)."""
+    """Starts each trial as ``bash -c COMMAND`` in its own process group (the production ``Launcher``).
+
+    A thread per trial blocks until its process exits (``waitid`` with ``WNOWAIT``: the exit is noticed, the
+    process is left for ``poll`` to reap), so ``wait`` returns as soon as any trial ends, not at a fixed poll.
+    """
+
+    def __init__(self) -> None:
+        self._exited = threading.Event()
 
     def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> TrialProcess:
-        return TrialProcess(command, cwd=cwd, env=env, log_path=log_path)
+        process = TrialProcess(command, cwd=cwd, env=env, log_path=log_path)
+        threading.Thread(target=self._watch, args=(process.pid,), daemon=True, name=f"trial-{process.pid}").start()
+        return process
+
+    def _watch(self, pid: int) -> None:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        self._exited.set()
+
+    def wait(self, timeout: float) -> None:
+        """Until a trial's process exits (since the last call), or ``timeout`` seconds."""
+        self._exited.wait(timeout)
+        self._exited.clear()
 
     def stop_leftovers(self, sweep_name: str, home: Path) -> None:
         """End every process group a stopped driver's trials of this sweep (in this home) left running.

@@ -227,6 +227,7 @@ class RecordedDefinition:
     input_values: dict[str, str] = field(default_factory=dict)  # what ${{inputs.x}} became in the trials' commands
     tracking_uri: str = ""
     home: str = ""
+    environment: dict[str, Any] | None = None  # what the job's environment declares (environment_spec)
 
     @property
     def is_command(self) -> bool:

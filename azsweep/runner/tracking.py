@@ -45,6 +45,10 @@ PARAM_TAG_PREFIX = "azsweep.param."  # + a search-space name: the sampled value 
 # on both
 STATUS_TAG = "azsweep.status"  # a JobStatus value
 
+# MLflow's usage telemetry (on by default since MLflow 3.2) switched off: an offline tool sends nothing. Set in the
+# environment of the driver (the CLI, the detached driver) and of every trial, before MLflow is used there.
+TELEMETRY_OFF: Mapping[str, str] = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+
 MAX_TAG_VALUE = 5000  # MLflow's limit on a tag value (5000 in MLflow 2.10, 8000 later)
 MAX_PARAM_VALUE = 6000
 PARAM_CONFLICT = "Changing param values is not allowed"  # MLflow's error when a param is logged again with other text
@@ -202,8 +206,10 @@ class Tracker:
 
     def children(self, experiment_id: str, parent_id: str) -> list[RunState]:
         """Every child run of ``parent_id``."""
-        runs = _retry(self.client.search_runs, [experiment_id], f"tags.`{PARENT_TAG}` = '{_quote(parent_id)}'", max_results=50000)
-        return [RunState(r.info.run_id, r.info.status, dict(r.data.tags)) for r in runs]
+        runs = _retry(self.client.search_runs, [experiment_id], _equals(f"tags.`{PARENT_TAG}`", parent_id), max_results=50000)
+        return [
+            RunState(r.info.run_id, r.info.status, dict(r.data.tags)) for r in runs if r.data.tags.get(PARENT_TAG) == parent_id
+        ]
 
     def metric_values(self, run_id: str, key: str) -> list[float]:
         """Every value logged for ``key``, in logging order (one value = one interval)."""
@@ -229,8 +235,10 @@ class Tracker:
         experiments = [e.experiment_id for e in _retry(self.client.search_experiments)]
         if not experiments:
             return None
-        query = f"tags.`{SWEEP_TAG}` = '{_quote(name)}' and tags.`{RUN_TYPE_TAG}` = 'sweep'"
-        parents = _retry(self.client.search_runs, experiments, query, max_results=5)
+        query = f"{_equals(f'tags.`{SWEEP_TAG}`', name)} and tags.`{RUN_TYPE_TAG}` = 'sweep'"
+        parents = [
+            p for p in _retry(self.client.search_runs, experiments, query, max_results=5) if p.data.tags.get(SWEEP_TAG) == name
+        ]
         if not parents:
             return None
         parent = parents[0]
@@ -241,7 +249,7 @@ class Tracker:
         children = _retry(
             self.client.search_runs,
             [parent.info.experiment_id],
-            f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'",
+            _equals(f"tags.`{PARENT_TAG}`", parent.info.run_id),
             max_results=50000,
         )
         trials: list[Trial] = []
@@ -328,8 +336,8 @@ class Tracker:
         if search is None:
             return None
         experiment_id = _retry(self.client.get_run, run_id).info.experiment_id
-        found = _retry(search, experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'")
-        model = next((m for m in found if m.name == name), None)
+        found = _retry(search, experiment_ids=[experiment_id], filter_string=_equals("source_run_id", run_id))
+        model = next((m for m in found if m.name == name and m.source_run_id == run_id), None)
         if model is None:
             return None
         from mlflow.artifacts import download_artifacts
@@ -348,7 +356,8 @@ class Tracker:
         if search is None:
             return []
         experiment_id = _retry(self.client.get_run, run_id).info.experiment_id
-        return sorted(m.name for m in _retry(search, experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"))
+        found = _retry(search, experiment_ids=[experiment_id], filter_string=_equals("source_run_id", run_id))
+        return sorted(m.name for m in found if m.source_run_id == run_id)
 
     # -- the model registry ------------------------------------------------------------------------
 
@@ -386,8 +395,8 @@ class Tracker:
 
     def model_versions(self, name: str | None = None) -> list[ModelVersionInfo]:
         """Every version of ``name`` (every registered model's when None), oldest first."""
-        query = None if name is None else f"name = '{_quote(name)}'"
-        found = _retry(self.client.search_model_versions, query)
+        query = None if name is None else _equals("name", name)
+        found = [v for v in _retry(self.client.search_model_versions, query) if name is None or v.name == name]
         return sorted((_model_version(v) for v in found), key=lambda v: (v.name, v.created, int(v.version)))
 
     def folder_of(self, record: SweepRecord) -> SweepFolder | None:
@@ -433,6 +442,16 @@ def _trial_folder(sweep_folder: str | None, trial_name: str) -> str:
     return str(SweepFolder.at(sweep_folder).trial(trial_name).root) if sweep_folder else ""
 
 
-def _quote(value: str) -> str:
-    """A value inside a single-quoted MLflow search string."""
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+def _equals(field: str, value: str) -> str:
+    """An MLflow filter clause ``field = value`` for any text ``value``.
+
+    MLflow's filter strings have no escapes: a literal is whatever lies between its quotes, taken as it is
+    (a backslash included). So the value is quoted with the quote it does not contain; a value with both
+    (never a run id or a job name) is matched with ``LIKE``, each quote a ``_`` wildcard, and the caller keeps
+    only exact matches, as every caller does (``LIKE`` is also blind to case on SQLite).
+    """
+    if "'" not in value:
+        return f"{field} = '{value}'"
+    if '"' not in value:
+        return f'{field} = "{value}"'
+    return f"{field} LIKE '{value.replace(chr(39), '_')}'"

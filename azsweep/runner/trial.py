@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
+from azsweep.runner.isolation import BaseEnvironment, make_overlay
 from azsweep.runner.layout import TrialFolder
 from azsweep.runner.process import snapshot
+from azsweep.runner.tracking import TELEMETRY_OFF
 from azsweep.spec import JobSpec
 
 if TYPE_CHECKING:
@@ -38,12 +39,15 @@ def start_process(
     experiment_name: str,
     workspace: Mapping[str, str],
     run_env: Mapping[str, str],
+    base: BaseEnvironment,
     fresh: bool = False,
 ) -> TrialHandle:
     """Start the job's command in ``folder`` (``fresh``: replace an earlier attempt's working copy).
 
     ``code``: the snapshot of the code folder; ``params``: sampled values (none for a command job);
-    ``run_env``: MLflow's and azsweep's variables for this run (``MLFLOW_RUN_ID``, ...), set last.
+    ``run_env``: MLflow's and azsweep's variables for this run (``MLFLOW_RUN_ID``, ...), set last;
+    ``base``: the environment whose packages the job sees, through its own overlay (``isolation.py``):
+    ``python`` and ``pip`` on its PATH are the overlay's, so what it installs stays its own.
     """
     if fresh and folder.code.exists():
         shutil.rmtree(folder.code, ignore_errors=True)
@@ -52,9 +56,8 @@ def start_process(
     for path in outputs.values():
         path.mkdir(parents=True, exist_ok=True)
     command = render_command(spec.trial.command, params, inputs.values, outputs)
-    env = dict(os.environ)
-    # the Python that runs azsweep comes first on the PATH, so ``python`` is the one the run note names
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    overlay = make_overlay(folder.env, base)
+    env = overlay.environ(dict(os.environ))  # the overlay's python (on the base's packages) first on the PATH
     env.update(
         trial_environment(
             spec,
@@ -68,6 +71,7 @@ def start_process(
         )
     )
     env.update(run_env)
+    env.update(TELEMETRY_OFF)  # an offline tool sends nothing: MLflow's usage telemetry off in every job
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("MLFLOW_EXPERIMENT_NAME", None)  # the run is given by MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID
     folder.command.write_text(command + "\n")
