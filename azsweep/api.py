@@ -12,10 +12,19 @@ from azsweep.spec import Algorithm, check_algorithm_rules, distribution_wire, ha
 
 
 def validate(definition: Any) -> list[Problem]:
-    """Every problem found in a YAML path, a ``SweepJob`` or a ``.sweep()`` node (errors and warnings)."""
-    from azsweep.definition import load_spec
+    """Every problem found in a job (errors and warnings): a YAML path (a sweep or command job; any other file
+    gets one warning saying azsweep does not check it, as ``azsweep validate`` notes), a ``SweepJob``, a
+    ``.sweep()`` node, or a command job (``command(...)``, a ``CommandJob``)."""
+    import os
 
-    return load_spec(definition)[1].problems
+    if isinstance(definition, (str, os.PathLike)):
+        from azsweep.validation import check_file
+
+        report = check_file(os.fspath(definition))
+        return [Problem("error" if f.severity == "error" else "warning", f.path, f.message) for f in report.findings]
+    from azsweep.definition import load_job_spec
+
+    return load_job_spec(definition, commands=True)[1].problems
 
 
 def load_job(path: Any) -> Any:

@@ -21,7 +21,7 @@ import yaml
 
 from azsweep.azure_compat import as_job, base_path, rest_body
 from azsweep.errors import DefinitionError, InvalidValue, Problem
-from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, from_wire
+from azsweep.space import DISTRIBUTION_ARGS, DISTRIBUTION_TYPES, from_wire, shown
 from azsweep.spec import (
     FIELDS,
     CommandSpec,
@@ -29,6 +29,7 @@ from azsweep.spec import (
     build_command_spec,
     build_spec,
     check_key_name,
+    check_yaml_integers,
     is_command_job,
     parse_duration,
     rest_name,
@@ -93,32 +94,125 @@ def require_spec(definition: Any) -> tuple[SweepSpec, Definition]:
 # --- YAML ---------------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path, commands: bool = False) -> Definition:
-    d = Definition(source=str(path), base_dir=path.parent.resolve(), path=path)
+MAX_DEPTH = 100  # the deepest nesting read; Azure ML jobs nest fewer than 20 levels
+MAX_NODES = 1_000_000  # the most values a file may expand to through YAML aliases
+
+
+@dataclass
+class YamlFile:
+    """A YAML file read for checking: its value, its node tree (line and column of each field), or why not."""
+
+    raw: Any = None
+    node: Any = None  # yaml.Node of the document, None when unreadable or empty
+    problem: str = ""  # why the file cannot be read, one line
+
+
+def read_yaml(path: Path) -> YamlFile:
+    """Read ``path`` as YAML with every failure as one line: unreadable, not UTF-8 text (binary, UTF-16),
+    not valid YAML, nested too deeply, or expanding to too many values through aliases (an alias bomb)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        d.problems.append(Problem("error", "", f"cannot read the file ({exc.strerror or exc})"))
-        return d
+        return YamlFile(problem=f"cannot read the file ({exc.strerror or exc})")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return YamlFile(problem="is UTF-16 text: Azure ML reads job files as UTF-8 (save it as UTF-8)")
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return YamlFile(problem=f"is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}): not a YAML job file")
+    if "\x00" in text:
+        what = "UTF-16 text" if text.count("\x00") * 3 > len(text) else "a binary file (it holds NUL bytes)"
+        return YamlFile(problem=f"is {what}, not UTF-8 YAML")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        d.problems.append(Problem("error", "", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        return YamlFile(problem=f"not valid YAML{where}: {shown(str(getattr(exc, 'problem', None) or exc))[1:-1]}")
+    except RecursionError:
+        return YamlFile(problem=f"nests deeper than YAML can be read here (more than {MAX_DEPTH} levels)")
+    if node is None:
+        return YamlFile()
+    depth, size = _node_extent(node)
+    if depth > MAX_DEPTH:
+        return YamlFile(node=node, problem=f"nests {depth} levels deep; azsweep reads at most {MAX_DEPTH}")
+    if size > MAX_NODES:
+        return YamlFile(
+            node=node,
+            problem=f"expands to more than {MAX_NODES:,} values through YAML aliases (*name): an alias bomb is not read",
+        )
+    try:
+        raw = yaml.SafeLoader(text).get_single_data()
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:  # e.g. an unhashable key, a bad timestamp
+        return YamlFile(node=node, problem=f"not valid YAML: {shown(str(exc))[1:-1]}")
+    return YamlFile(raw=raw, node=node)
+
+
+def _node_extent(root: Any) -> tuple[int, int]:
+    """The nesting depth of a node tree and how many nodes it expands to (aliases share nodes, so the count is
+    computed once per node: an alias bomb is measured without being expanded)."""
+    sizes: dict[int, int] = {}
+    depth = 0
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, level, done = stack.pop()
+        children = _children(node)
+        if done:
+            sizes[id(node)] = min(MAX_NODES + 1, 1 + sum(sizes.get(id(c), 1) for c in children))
+            continue
+        if id(node) in sizes:
+            continue
+        depth = max(depth, level)
+        if level > MAX_DEPTH:
+            return depth, 0
+        stack.append((node, level, True))
+        stack.extend((c, level + 1, False) for c in children if id(c) not in sizes)
+    return depth, sizes.get(id(root), 1)
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+COMMAND_JOB_SCHEMA = "commandjob.schema.json"
+
+
+def job_type(raw: Mapping[str, Any]) -> str:
+    """The job type a YAML declares, lower-cased: its ``type:``, else ``command`` for a file azure-ai-ml's
+    ``load_job`` reads as a command job (a ``commandJob`` ``$schema``, or a top-level ``command``), else ""."""
+    kind = raw.get("type")
+    if isinstance(kind, str) and kind.strip():
+        return kind.strip().lower()
+    schema = str(raw.get("$schema") or "").lower()
+    if schema.endswith(COMMAND_JOB_SCHEMA) or (kind is None and "$schema" not in raw and isinstance(raw.get("command"), str)):
+        return "command"
+    return ""
+
+
+def _read_yaml(path: Path, commands: bool = False) -> Definition:
+    d = Definition(source=str(path), base_dir=path.parent.resolve(), path=path)
+    read = read_yaml(path)
+    if read.problem:
+        d.problems.append(Problem("error", "", read.problem))
         return d
+    raw = read.raw
     if not isinstance(raw, Mapping):
         d.problems.append(Problem("error", "", f"expected a mapping with type: sweep (got {type(raw).__name__})"))
         return d
-    kind = str(raw.get("type", "")).lower()
+    kind = job_type(raw)
     if commands and kind == "command":
         return _read_command_yaml(d, path)
     if kind != "sweep":
         wanted = "sweep (a sweep job) or command (a command job)" if commands else "sweep for a sweep job"
-        d.problems.append(Problem("error", "type", f"must be {wanted} (got {raw.get('type')!r})"))
+        d.problems.append(Problem("error", "type", f"must be {wanted} (got {shown(raw.get('type'))})"))
         return d
     d.problems.extend(_precheck_search_space(raw.get("search_space")))
     d.problems.extend(_precheck_limits(raw.get("limits")))
+    d.problems.extend(check_yaml_integers(raw))
     from azure.ai.ml import load_job
 
     try:
@@ -220,18 +314,20 @@ def _precheck_limits(raw: Any) -> list[Problem]:
 def yaml_to_wire(path: str, item: Any) -> list[Any]:
     """Turn a YAML distribution (``{type: uniform, min_value: 0, max_value: 1}``) into the wire list."""
     if not isinstance(item, Mapping) or "type" not in item:
-        raise InvalidValue(path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} (got {item!r})")
+        raise InvalidValue(
+            path, f"expected a distribution with a type, one of {', '.join(DISTRIBUTION_TYPES)} (got {shown(item)})"
+        )
     kind = str(item["type"]).lower()
     if kind not in DISTRIBUTION_ARGS:
-        raise InvalidValue(path, f"unknown distribution type {item['type']!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
+        raise InvalidValue(path, f"unknown distribution type {shown(item['type'])}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
     names = DISTRIBUTION_ARGS[kind]
     unknown = sorted(set(item) - set(names) - {"type"})
     if unknown:
-        raise InvalidValue(path, f"{kind} takes {', '.join(names)}; unknown field {unknown[0]!r}")
+        raise InvalidValue(path, f"{kind} takes {', '.join(names)}; unknown field {shown(unknown[0])}")
     if kind == "choice":
         values = item.get("values")
         if not isinstance(values, list):
-            raise InvalidValue(path, f"choice needs a list of values (got {values!r})")
+            raise InvalidValue(path, f"choice needs a list of values (got {shown(values)})")
         converted = [
             {k: (yaml_to_wire(f"{path}.values[{i}].{k}", v) if isinstance(v, Mapping) else v) for k, v in value.items()}
             if isinstance(value, Mapping)
@@ -290,7 +386,20 @@ def _read_object(obj: Any, commands: bool = False) -> Definition:
     if d.errors:
         return d
     _to_props(d)
+    _component_code(d)
     return d
+
+
+def _component_code(d: Definition) -> None:
+    """A trial made from a component (``load_component(...)(...).sweep(...)``) keeps its ``code`` relative to the
+    component's YAML, as azure-ai-ml resolves it when it uploads: record it as that absolute folder."""
+    trial = getattr(d.job, "trial", None)
+    code = d.props.get("trial", {}).get("codeId") if d.props else None
+    folder = base_path(trial) if trial is not None else None
+    if not isinstance(code, str) or not folder or "://" in code or ":" in code.split("/")[0] or Path(code).is_absolute():
+        return
+    assert d.props is not None
+    d.props["trial"]["codeId"] = str((Path(folder) / code).resolve())
 
 
 def _to_props(d: Definition) -> None:
@@ -320,30 +429,48 @@ def translate_sdk_error(exc: BaseException) -> list[Problem]:
         text = str(messages)
     if isinstance(messages, list) and messages and isinstance(messages[0], str):
         text = messages[0]
-    start = text.find("{")
-    if "Validation for" in text and start >= 0:
-        try:
-            tree, _ = json.JSONDecoder().raw_decode(text[start:])
-        except ValueError:
-            tree = None
-        if tree is not None:
-            found = [Problem("error", path, msg) for path, msg in _flatten(tree, "")]
-            if found:
-                return found
+    found = _validation_problems(text)
+    if found:
+        return found
     m = re.search(r"Key name\s+(\S+) must be composed", text)
     if m:
         return [
             Problem(
                 "error",
                 f"search_space.{m.group(1)}",
-                f"names must be letters, digits and underscores (Azure refuses {m.group(1)!r})",
+                f"names must be letters, digits and underscores (Azure refuses {shown(m.group(1))})",
             )
         ]
     m = re.search(r"Inputs to job does not contain '([^']+)' referenced in command", text)
     if m:
-        return [Problem("error", "trial.command", f"${{{{inputs.{m.group(1)}}}}} refers to an undefined input {m.group(1)!r}")]
+        return [
+            Problem("error", "trial.command", f"${{{{inputs.{m.group(1)}}}}} refers to an undefined input {shown(m.group(1))}")
+        ]
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return [Problem("error", "", f"azure-ai-ml could not read the definition: {first}")]
+
+
+def _validation_problems(text: str, depth: int = 0) -> list[Problem]:
+    """The problems in a ``Validation for X failed: {json}`` text; a command node's error wraps its job's
+    (``{"result": "Failed", "errors": [{"message": "Validation for CommandJobSchema failed: {...}", ...}]}``)."""
+    start = text.find("{")
+    if "Validation for" not in text or start < 0 or depth > 3:
+        return []
+    try:
+        tree, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return []
+    if isinstance(tree, Mapping) and isinstance(tree.get("errors"), list) and "result" in tree:
+        found: list[Problem] = []
+        for error in tree["errors"]:
+            if not isinstance(error, Mapping):
+                continue
+            message = str(error.get("message") or "")
+            inner = _validation_problems(message, depth + 1)
+            path = str(error.get("path") or "").strip("*").strip(".")
+            found.extend(inner or [Problem("error", path, _tidy(" ".join(message.split())))])
+        return found
+    return [Problem("error", path, msg) for path, msg in _flatten(tree, "")]
 
 
 def _flatten(node: Any, path: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ import functools
 import gc
 import math
 import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,25 @@ DISTRIBUTION_TYPES = tuple(DISTRIBUTION_ARGS)
 LOG_DISTRIBUTIONS = tuple(t for t in DISTRIBUTION_TYPES if "log" in t)  # values are base ** (a uniform or normal)
 LINEAR_DISTRIBUTIONS = tuple(t for t in DISTRIBUTION_TYPES if t != "choice" and t not in LOG_DISTRIBUTIONS)
 _TINY = np.nextafter(0.0, 1.0)
+# The standard-normal quantiles of the smallest and largest unit points a sampler draws (5e-324 and 1 - 2**-53):
+# every normal sample lies in [mu + _Z_LOW * sigma, mu + _Z_HIGH * sigma].
+_Z_LOW, _Z_HIGH = -38.467405617144344, 8.209536151601387
+_LOG_MAX = math.log(np.finfo(np.float64).max)  # exp(x) overflows to inf above this
+RANDINT_MAX = 2**53  # randint values are drawn through a float64, exact up to 2**53
+SHOWN_CHARS = 200  # the longest value echoed in a message
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters; a huge (or alias-bomb) nested value is
+    abbreviated without being rendered in full first."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 4, 12, 12, 8, 8
+    r.maxstring, r.maxother, r.maxlong = limit, limit, limit
+    try:
+        text = r.repr(value)
+    except Exception:  # a value whose repr fails: its type is enough
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_number(value: Any) -> bool:
@@ -49,9 +69,13 @@ def _is_number(value: Any) -> bool:
 
 def _number(path: str, name: str, value: Any) -> float:
     if not _is_number(value):
-        raise InvalidValue(path, f"{name} must be a number (got {value!r})")
-    if not math.isfinite(value):
-        raise InvalidValue(path, f"{name} must be finite (got {value!r})")
+        raise InvalidValue(path, f"{name} must be a number (got {shown(value)})")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise InvalidValue(path, f"{name} must be a finite number (got {shown(value)})")
     return value
 
 
@@ -235,12 +259,12 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
         InvalidValue: naming ``path``, the rule and the value.
     """
     if not (isinstance(wire, (list, tuple)) and len(wire) == 2 and isinstance(wire[0], str)):
-        raise InvalidValue(path, f"expected a distribution like ['uniform', [0, 1]] (got {wire!r})")
+        raise InvalidValue(path, f"expected a distribution like ['uniform', [0, 1]] (got {shown(wire)})")
     kind, args = wire[0].lower(), wire[1]
     if kind not in DISTRIBUTION_TYPES:
-        raise InvalidValue(path, f"unknown distribution type {wire[0]!r}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
+        raise InvalidValue(path, f"unknown distribution type {shown(wire[0])}; accepted: {', '.join(DISTRIBUTION_TYPES)}")
     if not isinstance(args, (list, tuple)):
-        raise InvalidValue(path, f"{kind} arguments must be a list (got {args!r})")
+        raise InvalidValue(path, f"{kind} arguments must be a list (got {shown(args)})")
     if kind == "choice":
         values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
         return _choice(path, list(values), log_base=log_base, nested=nested)
@@ -248,10 +272,13 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
     if kind == "randint":
         _arity(path, kind, args, *names)
         upper = args[0]
-        if not _is_number(upper) or not float(upper).is_integer():
-            raise InvalidValue(path, f"Randint needs a whole-number upper (got {upper!r})")
+        upper = _number(path, "upper", upper)
+        if not float(upper).is_integer():
+            raise InvalidValue(path, f"Randint needs a whole-number upper (got {shown(upper)})")
         if upper < 1:
-            raise InvalidValue(path, f"Randint needs upper >= 1, values are drawn from [0, upper) (got {upper!r})")
+            raise InvalidValue(path, f"Randint needs upper >= 1, values are drawn from [0, upper) (got {shown(upper)})")
+        if upper > RANDINT_MAX:
+            raise InvalidValue(path, f"Randint needs upper <= 2**53, the largest integer a float holds exactly (got {upper:g})")
         return Randint(upper=int(upper))
     quantised = names[-1] == "q"
     is_normal = names[0] == "mu"
@@ -280,7 +307,40 @@ def from_wire(path: str, wire: Any, *, log_base: float = math.e, nested: bool = 
                 f"{title} bounds are exponents: max_value {b!r} gives {log_base:g}**{b!r}, which overflows "
                 "a float (did you mean math.log of the bound?)",
             )
+    overflow = _overflow(kind, float(a), float(b), q, log_base)
+    if overflow:
+        raise InvalidValue(path, f"{title} samples would overflow to inf: {overflow}")
     return Continuous(wire_type=kind, a=a, b=b, q=q, log_base=log_base)
+
+
+def _overflow(kind: str, a: float, b: float, q: float | None, log_base: float) -> str | None:
+    """Why some sample of this distribution would be +-inf (or an int that does not fit int64), else None.
+
+    The range is what the samplers can reach: [a, b] for the uniforms, [mu + _Z_LOW * sigma, mu + _Z_HIGH * sigma]
+    for the normals (the unit points are in [5e-324, 1 - 2**-53]); log distributions raise the base to it.
+    """
+    normal = "normal" in kind
+    got = f"(got mu={a!r}, sigma={b!r})" if normal else f"(got min_value={a!r}, max_value={b!r})"
+    if normal:
+        lo, hi = a + b * _Z_LOW, a + b * _Z_HIGH
+        where = "mu - 38.47 * sigma" if math.isfinite(hi) else "mu + 8.21 * sigma"
+    else:
+        lo, hi = a, b
+        where = "max_value - min_value"
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
+        return f"{where} is beyond the largest float {got}"
+    if kind in LOG_DISTRIBUTIONS:
+        if hi * math.log(log_base) > _LOG_MAX:
+            base = "e" if log_base == math.e else f"{log_base:g}"
+            return f"{base}**({where}) = {base}**{hi:g} is beyond the largest float {got}"
+        lo, hi = math.pow(log_base, lo), math.pow(log_base, hi)
+    if q is not None:
+        biggest = max(abs(lo), abs(hi))
+        if not math.isfinite(biggest / q):
+            return f"a value divided by q={q!r} is beyond the largest float {got}"
+        if float(q).is_integer() and biggest >= 2.0**63:
+            return f"a whole-number q gives ints, and values up to {biggest:g} do not fit in 64 bits {got}"
+    return None
 
 
 _TITLES = {
@@ -311,11 +371,11 @@ def _choice(path: str, values: list[Any], *, log_base: float, nested: bool) -> C
         if isinstance(value, bool):
             raise InvalidValue(
                 path,
-                f"Choice values cannot be booleans (got {value!r} at index {i}); Azure YAML rejects them "
+                f"Choice values cannot be booleans (got {shown(value)} at index {i}); Azure YAML rejects them "
                 "and grid/Bayesian break on them: use 0/1 or 'true'/'false'",
             )
         if isinstance(value, (list, tuple)):
-            raise InvalidValue(path, f"Choice values cannot be lists (got {value!r} at index {i})")
+            raise InvalidValue(path, f"Choice values cannot be lists (got {shown(value)} at index {i})")
         sub: dict[str, Distribution] = {}
         if isinstance(value, Mapping):
             if nested:
@@ -324,9 +384,9 @@ def _choice(path: str, values: list[Any], *, log_base: float, nested: bool) -> C
                 if isinstance(item, (list, tuple)):
                     sub[key] = from_wire(f"{path}[{i}].{key}", item, log_base=log_base, nested=True)
                 elif isinstance(item, bool) or not (item is None or isinstance(item, (str, numbers.Real))):
-                    raise InvalidValue(f"{path}[{i}].{key}", f"expected a distribution or a literal (got {item!r})")
+                    raise InvalidValue(f"{path}[{i}].{key}", f"expected a distribution or a literal (got {shown(item)})")
         elif not isinstance(value, (str, numbers.Real)):
-            raise InvalidValue(path, f"Choice values must be numbers, strings or dicts (got {value!r} at index {i})")
+            raise InvalidValue(path, f"Choice values must be numbers, strings or dicts (got {shown(value)} at index {i})")
         subs.append(sub)
     # Dict values keep every key in the order written; nested distributions are drawn into place.
     literal_values = tuple(
@@ -343,9 +403,9 @@ def parse_log_base(value: Any, path: str = "sampling_algorithm.logbase") -> floa
     try:
         base = float(value)
     except (TypeError, ValueError):
-        raise InvalidValue(path, f"logbase must be a number > 1 or 'e' (got {value!r})") from None
+        raise InvalidValue(path, f"logbase must be a number > 1 or 'e' (got {shown(value)})") from None
     if not (base > 1 and math.isfinite(base)):
-        raise InvalidValue(path, f"logbase must be a number > 1 or 'e' (got {value!r})")
+        raise InvalidValue(path, f"logbase must be a number > 1 or 'e' (got {shown(value)})")
     return base
 
 

@@ -123,6 +123,7 @@ class FakeLauncher:
         self.running: set[FakeProcess] = set()
         self.most_at_once = 0
         self.leftovers_stopped: list[str] = []
+        self.marked_stopped: list[tuple[str, ...]] = []
 
     def launch(self, command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path) -> FakeProcess:
         self.launched.append(Launched(command, dict(env), cwd, log_path))
@@ -142,6 +143,11 @@ class FakeLauncher:
 
     def stop_leftovers(self, sweep_name: str, home: Path) -> None:
         self.leftovers_stopped.append(sweep_name)
+
+    def stop_marked(self, *markers: str) -> list[int]:
+        """The end-of-sweep scan for what trials left running (no process here is ever left)."""
+        self.marked_stopped.append(markers)
+        return []
 
     def wait(self, timeout: float) -> None:
         """Time passes as the loop asks, in steps of at most 0.1 s (the fake processes are looked at in between)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,41 +40,47 @@ def json_lines(out: str) -> list:
 # --- validate -----------------------------------------------------------------------------------
 
 
-def test_validate_prints_file_severity_path_message_and_fails_on_an_error(capsys, sweep_yaml):
+def problems(out: str) -> list[str]:
+    """The problem lines of validate's output (the last line is the summary), without ``:LINE:COL``."""
+    lines = out.splitlines()
+    assert lines and lines[-1].startswith("azsweep validate: ")
+    return [re.sub(r"^(.*?):\d+:\d+: ", r"\1: ", line) for line in lines[:-1]]
+
+
+def test_validate_prints_file_line_severity_path_message_and_fails_on_an_error(capsys, sweep_yaml):
     path = sweep_yaml(BAD_LOGUNIFORM)
     code, out, err = run(capsys, "validate", path)
     assert code == EXIT_FAILED == 1
-    (line,) = out.splitlines()
-    assert line.startswith(f"{path}: error: search_space.lr: LogUniform needs min_value")
+    assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: error: search_space.lr: LogUniform needs min_value", out)
+    (line,) = problems(out)
     assert line.endswith("(got -2.0 and -4.0)")
-    assert f"{path}: invalid (1 error, 0 warnings)" in err
+    assert out.splitlines()[-1] == "azsweep validate: 1 file: 0 ok, 1 invalid, 0 not checked (1 error, 0 warnings)"
 
 
 def test_validate_passes_with_only_warnings(capsys, sweep_yaml):
     path = sweep_yaml(UNUSED_OPT)
     code, out, err = run(capsys, "validate", path)
     assert code == EXIT_OK == 0
-    (line,) = out.splitlines()
+    (line,) = problems(out)
     assert line.startswith(f"{path}: warning: search_space.opt: is never used")
-    assert f"{path}: ok (0 errors, 1 warning)" in err
+    assert out.splitlines()[-1] == "azsweep validate: 1 file: 1 ok, 0 invalid, 0 not checked (0 errors, 1 warning)"
 
 
 def test_validate_a_valid_file_prints_no_problems(capsys, sweep_yaml):
     path = sweep_yaml()
     code, out, err = run(capsys, "validate", path)
-    assert code == 0 and out == ""
-    assert f"{path}: ok (0 errors, 0 warnings)" in err
+    assert code == 0 and problems(out) == []
 
 
 def test_validate_several_files_fails_if_any_has_an_error(capsys, sweep_yaml):
     good, warned, bad = sweep_yaml(), sweep_yaml(UNUSED_OPT), sweep_yaml({"limits.max_total_trials": 5000})
     code, out, err = run(capsys, "validate", good, warned, bad)
     assert code == 1
-    lines = out.splitlines()
+    lines = problems(out)
     assert len(lines) == 2
     assert lines[0].startswith(f"{warned}: warning: search_space.opt: ")
     assert lines[1] == f"{bad}: error: limits.max_total_trials: must be an integer between 1 and 1000 (got 5000)"
-    assert [line.split(": ")[1].split(" ")[0] for line in err.splitlines()] == ["ok", "ok", "invalid"]
+    assert out.splitlines()[-1].startswith("azsweep validate: 3 files: 2 ok, 1 invalid")
 
 
 def test_validate_the_quickstart_sample(capsys):
@@ -99,7 +106,9 @@ def test_validate_quiet_prints_errors_only(capsys, sweep_yaml):
     path = sweep_yaml({**UNUSED_OPT, "limits.max_concurrent_trials": 0})
     code, out, err = run(capsys, "validate", "-q", path)
     assert code == 1
-    assert out.splitlines() == [f"{path}: error: limits.max_concurrent_trials: must be an integer between 1 and 1000 (got 0)"]
+    assert [re.sub(r":\d+:\d+: ", ": ", line) for line in out.splitlines()] == [
+        f"{path}: error: limits.max_concurrent_trials: must be an integer between 1 and 1000 (got 0)"
+    ]
     assert err == ""
 
 
@@ -108,7 +117,7 @@ def test_validate_without_files_is_a_usage_error(capsys):
         main(["validate"])
     assert info.value.code == EXIT_USAGE == 2
     out, err = capsys.readouterr()
-    assert "usage:" in err and "FILE" in err
+    assert "usage:" in err and "PATH" in err
     assert "Traceback" not in err
 
 
@@ -119,22 +128,26 @@ def test_an_unknown_option_is_a_usage_error(capsys, sweep_yaml):
     assert "--strict" in capsys.readouterr().err
 
 
+def test_a_missing_path_is_a_usage_error(capsys, tmp_path):
+    code, out, err = run(capsys, "validate", tmp_path / "nope.yml")
+    assert code == EXIT_USAGE
+    assert err.strip() == f"azsweep validate: error: {tmp_path / 'nope.yml'}: no such file or folder"
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        (None, "cannot read the file"),
         ("type: sweep\nsearch_space: {lr: [\n", "not valid YAML"),
-        ("type: command\n", "must be sweep"),
+        ("type: command\n", "command: is required"),
     ],
 )
-def test_unreadable_files_get_one_line_and_exit_1(capsys, tmp_path, text, fragment):
+def test_unreadable_or_incomplete_files_get_one_line_per_problem_and_exit_1(capsys, tmp_path, text, fragment):
     path = tmp_path / "broken.yml"
-    if text is not None:
-        path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     code, out, _ = run(capsys, "validate", path)
     assert code == 1
-    (line,) = out.splitlines()
-    assert line.startswith(f"{path}: error: ") and fragment in line
+    lines = problems(out)
+    assert lines[0].startswith(f"{path}: error: ") and any(fragment in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +163,7 @@ def test_unreadable_files_get_one_line_and_exit_1(capsys, tmp_path, text, fragme
 def test_validate_never_prints_a_traceback(capsys, sweep_yaml, changes, expected):
     code, out, err = run(capsys, "validate", sweep_yaml(changes))
     assert code == 1
-    assert [line.split(": ")[2] for line in out.splitlines() if ": error: " in line] == [expected]
+    assert [line.split(": ")[2] for line in problems(out) if ": error: " in line] == [expected]
 
 
 # --- sample -------------------------------------------------------------------------------------
@@ -278,7 +291,7 @@ def test_azsweep_validate_in_a_real_process(sweep_yaml):
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    lines = done.stdout.splitlines()
+    lines = problems(done.stdout)
     assert lines[0].startswith(f"{warned}: warning: search_space.opt: ")
     assert lines[1].startswith(f"{bad}: error: search_space.lr: ") and lines[1].endswith("(got -2.0 and -4.0)")
     ok = subprocess.run(

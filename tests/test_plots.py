@@ -256,3 +256,17 @@ def test_nan_and_inf_values_do_not_break_the_curves(tmp_path: Path) -> None:
     chart = plot_curves(_view(trials, "v_0"), curves, tmp_path / "c.png")
     assert_sensible_png(chart.path)
     assert chart.series == 1  # v_1 has no finite value to draw
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), 1.7976931348623157e308, -1.7976931348623157e308])
+@pytest.mark.parametrize("goal", ["minimize", "maximize"])
+def test_a_trial_that_logged_inf_renders_and_is_not_scored(tmp_path: Path, bad: float, goal: str) -> None:
+    # MLflow's database stores +-inf as +-1.7976931348623157e308: `azsweep plot` crashed on it (arange: cannot
+    # compute length). Non-finite values are not scores (azsweep.spec.finite_score), so the trial is unscored.
+    trials = [make_trial(0, 0.5, {"x": "1"}, intervals=2), make_trial(1, bad, {"x": "2"}, intervals=2)]
+    curves = {"v_0": [1.0, 0.5], "v_1": [1.0, bad]}
+    charts, page = render_report(_view(trials, "v_0", goal=goal), curves, tmp_path)
+    for chart in charts:
+        assert_sensible_png(chart.path)
+    assert [c.counts.get("unscored") for c in charts[:2]] == [1, 1]
+    assert page.is_file()

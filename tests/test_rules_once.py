@@ -66,13 +66,13 @@ NAN = math.nan
         (1.0, 1.0, False, False),  # a tie is not better: the earlier keeps its place
         (1.0, None, True, True),
         (1.0, None, False, True),
-        (-math.inf, None, True, True),  # no score yet: any score wins
+        (-math.inf, None, True, False),  # a non-finite score never wins
         (1.0, NAN, True, True),
         (NAN, 1.0, True, False),
         (NAN, None, False, False),
         (None, 1.0, False, False),
-        (math.inf, 1e300, True, True),
-        (-math.inf, -1e300, False, True),
+        (math.inf, 1e300, True, False),
+        (-math.inf, -1e300, False, False),
     ],
 )
 def test_better(a, b, maximize, expected):
@@ -89,7 +89,7 @@ def test_better(a, b, maximize, expected):
         ([NAN, 2.0, NAN, 5.0], False, 2.0),  # NaN ignored
         ([NAN, NAN], True, None),
         ([], False, None),
-        ([-math.inf, 0.0], False, -math.inf),
+        ([-math.inf, 0.0], False, 0.0),
     ],
 )
 def test_best_value(values, maximize, expected):

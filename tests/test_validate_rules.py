@@ -275,7 +275,11 @@ def test_bayesian_with_an_unsupported_distribution(sweep_yaml, item, kind):
 
 def test_bayesian_with_supported_distributions_is_valid(sweep_yaml):
     path = sweep_yaml(
-        {"sampling_algorithm": {"type": "bayesian"}, LR: {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1}}
+        {
+            "sampling_algorithm": {"type": "bayesian"},
+            LR: {"type": "quniform", "min_value": 0, "max_value": 10, "q": 1},
+            "limits.max_total_trials": 40,  # Azure's advice: 20 trials per swept parameter
+        }
     )
     assert azsweep.validate(path) == []
 
@@ -447,7 +451,10 @@ def test_missing_limits(sweep_yaml):
 
 
 def test_missing_limits_from_python():
-    expect(sweep_job(limits=None), "error", "limits.max_total_trials", "required", "between 1 and 1000")
+    # the REST schema makes limits optional and the YAML reference documents 1000: a warning, and the default
+    expect(sweep_job(limits=None), "warning", "limits.max_total_trials", "is not set", "default is 1000")
+    spec, _ = load_spec(sweep_job(limits=None))
+    assert spec is not None and spec.limits.max_total_trials == 1000
 
 
 @pytest.mark.parametrize("total", [0, 5000])

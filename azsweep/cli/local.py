@@ -42,6 +42,18 @@ def add_parsers(sub: Any) -> None:
         "from the job's declared conda file, cached (build)",
     )
     p.add_argument(
+        "--gpus",
+        metavar="LIST|N|none",
+        help="the GPUs to share out among trials (default: CUDA_VISIBLE_DEVICES, else those nvidia-smi lists)",
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="N",
+        help="GPUs each trial gets: whole GPUs, or 1/k (0.5: two trials per GPU); default 1 per process when the "
+        "job asks for GPU compute (a compute named *gpu*, a GPU instance_type), else 0",
+    )
+    p.add_argument(
         "--keep-going",
         action="store_true",
         help="run on when every trial of the first wave (the first max_concurrent_trials) failed; "
@@ -80,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
 
     err = cli.console(stderr=True)
     err.soft_wrap = True  # a failed trial's log path stays on one line, as printed
+    from azsweep.pipeline_definition import is_pipeline
+
+    if is_pipeline(args.file):
+        from azsweep.cli.pipeline import run_pipeline_command
+
+        return run_pipeline_command(args, _parse_inputs(args.input), err)
     if args.resume and not args.name:
         return cli.usage("--resume needs --name NAME (the sweep to continue)")
     settings = Settings.resolve()
@@ -95,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             smoke=args.smoke,
             keep_going=args.keep_going,
             environment=args.environment,
+            gpus=args.gpus,
+            gpus_per_trial=args.gpus_per_trial,
         )
     except DefinitionError as exc:
         for p in exc.problems:
@@ -215,7 +235,13 @@ def _print_footer(err: Any, view: Any, uri: str, *, message: bool = True) -> Non
 def show(args: argparse.Namespace) -> int:
 
     from azsweep.report import extras_lines, load_view, trials_table, view_json
+    from azsweep.runner.pipeline import load_pipeline
 
+    pipeline = load_pipeline(args.name)
+    if pipeline is not None:
+        from azsweep.cli.pipeline import show_pipeline
+
+        return show_pipeline(args, pipeline)
     view = load_view(args.name)
     if args.json:
         print(json.dumps(view_json(view, all_params=args.all_params), default=str))

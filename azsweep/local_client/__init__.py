@@ -57,6 +57,8 @@ class ClientOverrides:
     max_total_trials: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     environment: str | None = None  # "current" or "build" (azsweep run --environment)
+    gpus: str | int | list[str] | None = None  # the GPUs to share out (azsweep run --gpus)
+    gpus_per_trial: float | None = None  # each trial's share (azsweep run --gpus-per-trial)
 
 
 class LocalClient:
@@ -73,6 +75,8 @@ class LocalClient:
             input of that name, e.g. ``{"iris_csv": "data/iris.csv"}`` for a public URL read offline.
         environment: what every job's trials run on, each in its own overlay: ``"current"`` (this Python
             environment, the default) or ``"build"`` (one built from the job's declared conda file, cached).
+        gpus, gpus_per_trial: the GPUs shared out among running trials and each trial's share (``azsweep run
+            --gpus / --gpus-per-trial``; default: the GPUs found, 1 per process for a job on GPU compute).
     """
 
     def __init__(
@@ -88,10 +92,12 @@ class LocalClient:
         max_total_trials: int | None = None,
         inputs: Mapping[str, str] | None = None,
         environment: str | None = None,
+        gpus: str | int | list[str] | None = None,
+        gpus_per_trial: float | None = None,
         **_: Any,
     ) -> None:
         self.settings = Settings.resolve(home=home, tracking_uri=tracking_uri)
-        self.overrides = ClientOverrides(max_total_trials, dict(inputs or {}), environment)
+        self.overrides = ClientOverrides(max_total_trials, dict(inputs or {}), environment, gpus, gpus_per_trial)
         self.jobs = LocalJobOperations(self)
         self.compute = LocalComputeOperations()
         self.environments = LocalEnvironmentOperations(self.settings)
@@ -102,7 +108,7 @@ class LocalClient:
     @classmethod
     def from_config(cls, credential: Any = None, *, path: Any = None, file_name: str | None = None, **kwargs: Any) -> LocalClient:
         """``MLClient.from_config``'s signature: a LocalClient (the workspace's config.json is not read)."""
-        own = ("tracking_uri", "home", "max_total_trials", "inputs", "environment")
+        own = ("tracking_uri", "home", "max_total_trials", "inputs", "environment", "gpus", "gpus_per_trial")
         return cls(**{k: v for k, v in kwargs.items() if k in own})
 
     @property

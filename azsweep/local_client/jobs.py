@@ -75,6 +75,8 @@ class LocalJobOperations(Operations):
         inputs: dict[str, str] | None = None,
         keep_going: bool | None = None,
         environment: str | None = None,
+        gpus: str | int | list[str] | None = None,
+        gpus_per_trial: float | None = None,
         **_: Any,
     ) -> LocalJob:
         """Validate and start ``job`` (a sweep: a ``SweepJob``, the ``.sweep()`` node; a command job: ``command(...)``,
@@ -108,6 +110,9 @@ class LocalJobOperations(Operations):
         environment = environment or defaults.environment
         if environment is not None:
             extra["environment"] = environment
+        gpus = gpus if gpus is not None else defaults.gpus
+        gpus_per_trial = gpus_per_trial if gpus_per_trial is not None else defaults.gpus_per_trial
+        extra.update({k: v for k, v in (("gpus", gpus), ("gpus_per_trial", gpus_per_trial)) if v is not None})
         prepared = prepare(
             job,
             settings=self._settings,
@@ -306,9 +311,23 @@ class LocalJobOperations(Operations):
 
     def cancel(self, name: str) -> None:
         """Stop the job: a sweep's running trials, or a command job's process, are stopped and recorded as canceled."""
+        from azsweep.runner.journal import Journal
+        from azsweep.runner.process import same_process_alive
+
         record = self._require(require_name(name, "name"))
-        if record.status == JobStatus.RUNNING and _alive(record.pid):
-            os.kill(record.pid, signal.SIGTERM)
+        if record.status != JobStatus.RUNNING or not _alive(record.pid):
+            return
+        # the journal records each driver's start time: the pid is signalled only while it is still that process
+        drivers = [
+            e
+            for e in Journal(self._settings.folder(record.name).journal).read()
+            if e["event"] in ("sweep_started", "resumed", "job_started") and "driver_pid" in e
+        ]
+        if drivers and not any(
+            e["driver_pid"] == record.pid and same_process_alive(record.pid, e.get("driver_start")) for e in drivers
+        ):
+            return  # the recorded pid is no longer the driver's (reused by another process)
+        os.kill(record.pid, signal.SIGTERM)
 
     def begin_cancel(self, name: str, **_: Any) -> Done[None]:
         """``cancel``, with the poller ``MLClient.jobs.begin_cancel`` returns (the stop is asked for at once)."""
@@ -373,7 +392,13 @@ def _trial_job(record: SweepRecord, t: Trial) -> LocalJob:
         experiment_name=record.experiment_name,
         params=t.params,
         score=t.score,
-        properties={"run_id": t.run_id, "mlflow.run_id": t.run_id, "reason": t.reason, "std_log": str(t.log or "")},
+        properties={
+            "run_id": t.run_id,
+            "mlflow.run_id": t.run_id,
+            "reason": t.reason,
+            "std_log": str(t.log or ""),
+            "gpus": ",".join(t.gpus),
+        },
     )
 
 

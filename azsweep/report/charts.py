@@ -18,6 +18,7 @@ from azsweep.report import SweepView, as_numbers, extras_lines, hidden_note, par
 from azsweep.runner.record import Trial
 from azsweep.space import LINEAR_DISTRIBUTIONS, LOG_DISTRIBUTIONS
 from azsweep.spec import better, ranked, rest_name
+from azsweep.spec import finite_score as counts_as_score
 
 LOG_SPAN = 100.0  # positive values spanning more than two decades get a log scale
 METRIC_LOG_SPAN = 10.0  # a metric to minimize: more than one decade
@@ -52,7 +53,9 @@ class Axis:
 
 
 def finite_score(trial: Trial) -> float | None:
-    return trial.score if trial.score is not None and math.isfinite(trial.score) else None
+    """The trial's score when it counts as one (``azsweep.spec.finite_score``: not NaN, +-inf or +-the largest
+    float, MLflow's stand-in for +-inf), else None."""
+    return trial.score if counts_as_score(trial.score) else None
 
 
 def log_spread(values: Sequence[float]) -> bool:
@@ -485,7 +488,8 @@ def plot_metric_by_trial(view: SweepView, path: Path) -> Chart:
 
 
 def _clean(values: Sequence[float]) -> list[float]:
-    return [v if math.isfinite(v) else math.nan for v in values]
+    """A curve with every value that is not a score (NaN, +-inf, MLflow's +-largest float) as a gap (NaN)."""
+    return [v if counts_as_score(v) else math.nan for v in values]
 
 
 def plot_curves(view: SweepView, curves: Mapping[str, Sequence[float]], path: Path) -> Chart:

@@ -160,7 +160,19 @@ def extras_lines(view: SweepView, all_params: bool = False) -> list[str]:
     return lines
 
 
-_TRIAL_FIELDS = ("name", "index", "status", "params", "score", "intervals", "run_id", "reason", "stopped_by", "stopped_at")
+_TRIAL_FIELDS = (
+    "name",
+    "index",
+    "status",
+    "params",
+    "score",
+    "intervals",
+    "run_id",
+    "reason",
+    "stopped_by",
+    "stopped_at",
+    "gpus",
+)
 _SWEEP_FIELDS = (
     "name",
     "status",

@@ -11,6 +11,8 @@ the message says how, and what its log said last), or Canceled (``cancel()``, a 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from azsweep.runner import tracking as tags
@@ -20,7 +22,7 @@ from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import POLL_SECONDS, Clock, EventHandler, Launcher, SystemClock, TrackingStore, TrialHandle
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time, snapshot
-from azsweep.runner.record import JobStatus, SweepRecord, Trial
+from azsweep.runner.record import JobStatus, SweepRecord, Trial, failure_reason
 from azsweep.runner.trial import code_dir, start_process, upload_artifacts
 from azsweep.spec import CommandSpec
 from azsweep.workspace_config import local_workspace
@@ -30,6 +32,7 @@ class CommandJobRunner:
     """Runs one command job to its end. ``on_event`` receives progress events (for displays)."""
 
     resumable = False  # a command job is not resumed: a stop cancels it
+    _process: TrialHandle | None = None  # the job's process, once started
 
     def __init__(
         self,
@@ -43,10 +46,14 @@ class CommandJobRunner:
         clock: Clock | None = None,
         environment: BaseEnvironment | None = None,
         notes: list[str] | None = None,
+        gpus: list[str] | None = None,
+        mpirun: str | None = None,
     ) -> None:
         self.spec = spec
         self.environment = environment or BaseEnvironment.current()
         self.notes = list(notes or [])  # for the record: what the job's environment is
+        self.gpus = gpus  # the GPUs it may use (None: CUDA_VISIBLE_DEVICES left as it is)
+        self.mpirun = mpirun
         self.folder = folder
         self.inputs = inputs
         self.tracker = tracker
@@ -67,9 +74,17 @@ class CommandJobRunner:
             self.cancel_reason = reason
 
     def run(self) -> SweepRecord:
-        """Start the job, wait for it, record how it ended; on KeyboardInterrupt stop it, record, re-raise."""
+        """Start the job, wait for it, record how it ended; on KeyboardInterrupt stop it, record, re-raise.
+        On any other error the same, the job closed Failed with a one-line reason (``_fail``)."""
+        try:
+            return self._run()
+        except Exception as exc:  # whatever it is, the process is not left running nor the job Running
+            self._fail(failure_reason("the job's driver failed", exc))
+            raise
+
+    def _run(self) -> SweepRecord:
         record, trial = self._start()
-        process = self._launch(record, trial)
+        process = self._process = self._launch(record, trial)
         started = self.clock.monotonic()
         timeout = self.spec.timeout
         try:
@@ -103,7 +118,9 @@ class CommandJobRunner:
         if spec.display_name:
             run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
         run_id = self.tracker.start_parent(experiment_id, self.name, run_tags, run_type="command")
-        trial = Trial(index=0, name=self.name, params={}, run_id=run_id, workdir=str(folder.trial(self.name).root))
+        trial = Trial(
+            index=0, name=self.name, params={}, run_id=run_id, workdir=str(folder.trial(self.name).root), gpus=self.gpus or []
+        )
         record = SweepRecord(
             name=self.name,
             type="command",
@@ -122,7 +139,7 @@ class CommandJobRunner:
             notes=list(self.notes),
         )
         self.record = record
-        snapshot(code_dir(spec), folder.snapshot)
+        snapshot(code_dir(spec), folder.snapshot, notes=record.notes, exclude=[folder.home])
         self.journal.append(
             "job_started",
             run_id=run_id,
@@ -156,6 +173,8 @@ class CommandJobRunner:
                 "AZSWEEP_HOME": str(self.folder.home),
             },
             base=self.environment,
+            gpus=self.gpus,
+            mpirun=self.mpirun,
         )
         self.journal.append("job_process", pid=process.pid, process_start=process_start_time(process.pid))
         record.save(self.folder)
@@ -163,6 +182,7 @@ class CommandJobRunner:
         return process
 
     def _end(self, record: SweepRecord, trial: Trial, status: JobStatus, code: int | None, reason: str) -> None:
+        self._end_leftovers(trial)
         trial.status, trial.exit_code, trial.reason, trial.ended = status, code, reason, self.clock.time()
         note = upload_artifacts(self.tracker, trial.run_id, self.folder.trial(self.name), self.spec.outputs)
         if note:
@@ -177,3 +197,46 @@ class CommandJobRunner:
         record.save(self.folder)
         self.on_event("trial_ended", record, trial)
         self.on_event("finished", record, None)
+
+    def _end_leftovers(self, trial: Trial) -> None:
+        """End what the job left running after its own process group ended (a daemon: double fork and setsid,
+        SIGTERM ignored), found by its environment: its MLflow run and this home."""
+        stop_marked = getattr(self.launcher, "stop_marked", None)  # a launcher without processes has none
+        if stop_marked is None or not trial.run_id:
+            return
+        ended = stop_marked(f"MLFLOW_RUN_ID={trial.run_id}", f"AZSWEEP_HOME={self.folder.home}")
+        if ended and self.record is not None:
+            self.record.notes.append(
+                f"ended {len(ended)} process group(s) the job left running after it ended (daemons): "
+                f"pgid {', '.join(map(str, ended))}"
+            )
+
+    def _fail(self, reason: str) -> None:
+        """The driver failed: stop the job's process, close its run and record Failed with ``reason``, as far as
+        the store and the disk still allow (each step is tried on its own; the caller raises the error again)."""
+        code: int | None = None
+        if self._process is not None:
+            with suppress(Exception):
+                code = self._process.stop(KILL_GRACE_SECONDS)
+        record = self.record
+        if record is None:  # failed before the job's run existed: nothing to close
+            return
+        trial = record.trials[0]
+        with suppress(Exception):
+            self._end_leftovers(trial)
+        if record.status.terminal:
+            return  # the job was recorded as ended; what failed came after
+        trial.status, trial.exit_code, trial.reason, trial.ended = JobStatus.FAILED, code, reason, self.clock.time()
+        record.status, record.message, record.ended = JobStatus.FAILED, reason, trial.ended
+        steps: list[Callable[[], object]] = [
+            lambda: self.tracker.finish(
+                trial.run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.REASON_TAG: reason}
+            ),
+            lambda: self.journal.append("job_ended", status=JobStatus.FAILED.value, exit_code=code, message=reason),
+            lambda: record.save(self.folder),
+            lambda: self.on_event("trial_ended", record, trial),
+            lambda: self.on_event("finished", record, None),
+        ]
+        for step in steps:
+            with suppress(Exception):
+                step()

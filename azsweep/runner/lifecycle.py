@@ -8,23 +8,25 @@ the same lifecycle in a detached driver process (``python -m azsweep.runner.driv
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from azsweep.runner import tracking as tags
 from azsweep.runner.command_job import CommandJobRunner
+from azsweep.runner.gpus import GpuPool
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import EventHandler, Launcher, SweepRunner, SweepState, TrackingStore, sweep_sampler
 from azsweep.runner.prepare import PreparedCommand, PreparedSweep
 from azsweep.runner.process import ProcessLauncher, process_start_time, snapshot
-from azsweep.runner.record import JobStatus, SweepRecord
+from azsweep.runner.record import JobStatus, SweepRecord, failure_reason
 from azsweep.runner.recovery import recover
 from azsweep.runner.trial import code_dir
 from azsweep.spec import SweepSpec
@@ -62,6 +64,9 @@ def run_prepared(
     store: TrackingStore = tracker or Tracker.for_settings(prepared.settings, prepared.tracking_uri)
     launcher = launcher or ProcessLauncher()
     base, environment_notes = prepared.base_environment()
+    overrides = prepared.definition.overrides
+    pool = GpuPool(overrides["gpus"], float(overrides["gpus_per_trial"])) if overrides.get("gpus") else None
+    mpirun = shutil.which("mpirun")
     if isinstance(prepared, PreparedCommand):
         job = CommandJobRunner(
             prepared.spec,
@@ -72,6 +77,8 @@ def run_prepared(
             on_event=on_event,
             environment=base,
             notes=environment_notes,
+            gpus=pool.acquire() if pool is not None else None,
+            mpirun=mpirun,
         )
         with _signals_cancel(job, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
             return job.run(), job
@@ -88,6 +95,8 @@ def run_prepared(
         on_event=on_event,
         keep_going=prepared.keep_going,
         environment=base,
+        gpus=pool,
+        mpirun=mpirun,
     )
     for note in environment_notes:  # what the trials build on, as the sweep's record says
         if note not in runner.record.notes:
@@ -111,46 +120,54 @@ def start(spec: SweepSpec, folder: SweepFolder, tracker: TrackingStore) -> Sweep
         run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
     run_tags.update({k: str(v) for k, v in spec.tags.items()})
     parent = tracker.start_parent(experiment_id, folder.name, run_tags)
-    seed = sweep_sampler(spec, spec.algorithm.seed).seed  # a fresh seed when the definition has none, recorded
-    grid = spec.algorithm.kind == "grid"
-    limits = spec.limits
-    tracker.log_params(
-        parent,
-        {
-            "sampling_algorithm": spec.algorithm.kind,
-            "seed": "" if grid else seed,
-            "primary_metric": spec.objective.primary_metric,
-            "goal": spec.objective.goal,
-            "max_total_trials": limits.max_total_trials,
-            "max_concurrent_trials": limits.max_concurrent_trials,
-        },
-    )
-    record = SweepRecord(
-        name=folder.name,
-        status=JobStatus.RUNNING,
-        experiment_name=experiment_name,
-        experiment_id=experiment_id,
-        parent_run_id=parent,
-        tracking_uri=tracker.uri,
-        primary_metric=spec.objective.primary_metric,
-        goal=spec.objective.goal,
-        algorithm=spec.algorithm.kind,
-        seed=None if grid else seed,
-        max_total_trials=limits.max_total_trials,
-        max_concurrent_trials=limits.max_concurrent_trials,
-    )
-    snapshot(code_dir(spec), folder.snapshot)
-    Journal(folder.journal).append(
-        "sweep_started",
-        parent_run_id=parent,
-        experiment_id=experiment_id,
-        experiment_name=experiment_name,
-        seed=seed,
-        driver_pid=os.getpid(),
-        driver_start=process_start_time(os.getpid()),
-    )
-    record.save(folder)
-    return SweepState(record=record, seed=seed)
+    try:
+        seed = sweep_sampler(spec, spec.algorithm.seed).seed  # a fresh seed when the definition has none, recorded
+        grid = spec.algorithm.kind == "grid"
+        limits = spec.limits
+        tracker.log_params(
+            parent,
+            {
+                "sampling_algorithm": spec.algorithm.kind,
+                "seed": "" if grid else seed,
+                "primary_metric": spec.objective.primary_metric,
+                "goal": spec.objective.goal,
+                "max_total_trials": limits.max_total_trials,
+                "max_concurrent_trials": limits.max_concurrent_trials,
+            },
+        )
+        record = SweepRecord(
+            name=folder.name,
+            status=JobStatus.RUNNING,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            parent_run_id=parent,
+            tracking_uri=tracker.uri,
+            primary_metric=spec.objective.primary_metric,
+            goal=spec.objective.goal,
+            algorithm=spec.algorithm.kind,
+            seed=None if grid else seed,
+            max_total_trials=limits.max_total_trials,
+            max_concurrent_trials=limits.max_concurrent_trials,
+        )
+        snapshot(code_dir(spec), folder.snapshot, notes=record.notes, exclude=[folder.home])
+        Journal(folder.journal).append(
+            "sweep_started",
+            parent_run_id=parent,
+            experiment_id=experiment_id,
+            experiment_name=experiment_name,
+            seed=seed,
+            driver_pid=os.getpid(),
+            driver_start=process_start_time(os.getpid()),
+        )
+        record.save(folder)
+        return SweepState(record=record, seed=seed)
+    except Exception as exc:  # the snapshot, the journal, the store: the new parent run is closed, not left Running
+        reason = failure_reason("the sweep could not start", exc)
+        with suppress(Exception):
+            tracker.finish(parent, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.MESSAGE_TAG: reason})
+        with suppress(Exception):
+            Journal(folder.journal).append("start_failed", parent_run_id=parent, message=reason)
+        raise
 
 
 @contextmanager

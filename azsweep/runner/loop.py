@@ -21,18 +21,20 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from azsweep.policies import make_policy
 from azsweep.runner import tracking as tags
+from azsweep.runner.gpus import GpuPool
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time
-from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial
+from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial, failure_reason
 from azsweep.runner.tracking import RunState
 from azsweep.runner.trial import start_process, upload_artifacts
 from azsweep.samplers import Observation, Sampler, make_sampler
@@ -85,6 +87,10 @@ class Launcher(Protocol):
 
     def stop_leftovers(self, sweep_name: str, home: Path) -> None:
         """End what a stopped driver's trials left running."""
+
+    def stop_marked(self, *markers: str) -> list[int]:
+        """End every process group whose processes carry all of ``markers`` (``NAME=value`` in their environment),
+        checked by start time before each signal; returns the groups ended."""
 
 
 class TrackingStore(Protocol):
@@ -158,9 +164,13 @@ class SweepRunner:
         clock: Clock | None = None,
         keep_going: bool = False,
         environment: BaseEnvironment | None = None,
+        gpus: GpuPool | None = None,
+        mpirun: str | None = None,
     ) -> None:
         self.spec = spec
         self.environment = environment or BaseEnvironment.current()  # what each trial's own overlay builds on
+        self.gpus = gpus  # the machine's GPUs, shared out among running trials (None: none to share)
+        self.mpirun = mpirun  # the launcher of an mpi distribution
         self.record = state.record
         self.folder = folder
         self.inputs = inputs
@@ -202,7 +212,8 @@ class SweepRunner:
             self.cancel_reason, self.resumable = reason, resumable
 
     def run(self) -> SweepRecord:
-        """Run to the end; on KeyboardInterrupt stop every trial, record, and re-raise."""
+        """Run to the end; on KeyboardInterrupt stop every trial, record, and re-raise. On any other error
+        the same, the sweep and its stopped trials closed Failed with a one-line reason (``_fail``)."""
         self.on_event("started", self.record, None)
         started = self.clock.monotonic() - self.elapsed_before
         timeout = self.spec.limits.timeout
@@ -213,10 +224,10 @@ class SweepRunner:
                 ended = self._exits()
                 now = self.clock.monotonic()
                 in_time = timeout is None or now - started < timeout
-                if ended and all(code == 0 for _, code in ended) and self.cancel_reason is None and in_time:
+                if ended and all(code == 0 for _, code, _ in ended) and self.cancel_reason is None and in_time:
                     self._launch()  # the next trials start first; the bookkeeping of those that ended follows
-                for index, code in ended:
-                    self._record_exit(index, code)
+                for index, code, log in ended:
+                    self._record_exit(index, code, log)
                 if timeout is not None and now - started >= timeout and self.cancel_reason is None:
                     self.cancel(f"the sweep reached its timeout of {timeout:g} s")
                 for index, deadline in list(self.deadlines.items()):
@@ -238,17 +249,20 @@ class SweepRunner:
                 # until a trial exits, or the next thing due: a metric poll, a deadline, the sweep's timeout
                 due = [next_metric_poll, *self.deadlines.values()] + ([started + timeout] if timeout is not None else [])
                 self.launcher.wait(max(0.0, min(POLL_SECONDS, *(t - self.clock.monotonic() for t in due))))
+            if self.cancel_reason is not None:
+                self._finish(JobStatus.CANCELED, self.cancel_reason)
+            elif self.failure is not None:
+                self._finish(JobStatus.FAILED, self.failure)
+            else:
+                self._finish(*self._final_status())
         except KeyboardInterrupt:
             self.cancel_reason, self.resumable = "interrupted (Ctrl-C)", True
             self._stop_all(self.cancel_reason)
             self._finish(JobStatus.CANCELED, self.cancel_reason)
             raise
-        if self.cancel_reason is not None:
-            self._finish(JobStatus.CANCELED, self.cancel_reason)
-        elif self.failure is not None:
-            self._finish(JobStatus.FAILED, self.failure)
-        else:
-            self._finish(*self._final_status())
+        except Exception as exc:  # whatever it is, no trial is left running and nothing is left Running
+            self._fail(failure_reason("the sweep driver failed", exc))
+            raise
         return self.record
 
     # -- trials ----------------------------------------------------------------------------------
@@ -289,6 +303,8 @@ class SweepRunner:
         )
         self.journal.append("trial_run", index=index, run_id=run_id)
         folder = self.folder.trial(name)
+        taken = self.gpus.acquire() if self.gpus is not None else None
+        assert self.gpus is None or taken is not None, "the concurrency is capped to the GPU slots"
         trial = Trial(
             index=index,
             name=name,
@@ -297,6 +313,7 @@ class SweepRunner:
             workdir=str(folder.root),
             attempt=attempt,
             started=self.clock.time(),
+            gpus=list(taken or []),
         )
         if index < len(self.record.trials):
             self.record.trials[index] = trial
@@ -322,6 +339,8 @@ class SweepRunner:
                 "AZSWEEP_TRIAL_SEED": str(trial_seed(self.sampler.seed, index)),
             },
             base=self.environment,
+            gpus=taken,
+            mpirun=self.mpirun,
             fresh=attempt > 1,  # a fresh copy of the snapshot for the new attempt
         )
         self.processes[index] = process
@@ -331,7 +350,7 @@ class SweepRunner:
         self.record.save(self.folder)
         self.on_event("trial_started", self.record, trial)
 
-    def _exits(self) -> list[tuple[int, int]]:
+    def _exits(self) -> list[tuple[int, int, Path | None]]:
         """The trials whose process exited by itself since the last look, with their exit codes; their slots are free."""
         ended = []
         for index, process in list(self.processes.items()):
@@ -341,20 +360,27 @@ class SweepRunner:
             process.reap_group()
             del self.processes[index]
             self.deadlines.pop(index, None)
-            ended.append((index, code))
+            self._free_gpus(index)
+            ended.append((index, code, getattr(process, "failed_log", None)))  # a distributed trial: the failed rank's
         return ended
 
-    def _record_exit(self, index: int, code: int) -> None:
+    def _free_gpus(self, index: int) -> None:
+        """The trial's process ended: its GPUs go back to the pool (before its bookkeeping: the next trial may take them)."""
+        if self.gpus is not None:
+            self.gpus.release(self.record.trials[index].gpus)
+
+    def _record_exit(self, index: int, code: int, log: Path | None = None) -> None:
         if code == 0:
             self._record_end(index, JobStatus.COMPLETED, code, "")
         else:  # how it ended, and what its log said last (for a Python crash, the exception)
-            said = last_line(self.record.trials[index].log)
+            said = last_line(log or self.record.trials[index].log)
             self._record_end(index, JobStatus.FAILED, code, exit_reason(code) + (f": {said}" if said else ""))
 
     def _stop_trial(self, index: int, reason: str, extra_tags: Mapping[str, str] | None = None) -> None:
         process = self.processes.pop(index)
         self.deadlines.pop(index, None)
         code = process.stop(KILL_GRACE_SECONDS)
+        self._free_gpus(index)
         self._record_end(index, JobStatus.CANCELED, code, reason, extra_tags)
 
     def _stop_all(self, reason: str) -> None:
@@ -375,6 +401,8 @@ class SweepRunner:
         # the sampled values as params too (the UI's Parameters column), where the script did not log them itself
         self.tracker.log_missing_params(trial.run_id, trial.params)
         run_tags = {tags.STATUS_TAG: status.value, **(extra_tags or {})}
+        if trial.gpus:
+            run_tags[tags.GPUS_TAG] = ",".join(trial.gpus)
         if reason:
             run_tags[tags.REASON_TAG] = reason
         notes = [upload_artifacts(self.tracker, trial.run_id, self.folder.trial(trial.name), self.spec.outputs)]
@@ -406,11 +434,36 @@ class SweepRunner:
         self.on_event("trial_ended", self.record, trial)
 
     def _update_score(self, trial: Trial) -> None:
-        values = self.tracker.metric_values(trial.run_id, self.objective.primary_metric)
+        values, score = self._read_curve(trial)
         trial.intervals = len(values)
-        trial.score = best_value(values, self.objective.maximize)  # values logged after a stop still count
+        trial.score = score  # values logged after a stop still count
         # the policy sees a stopped trial's curve as it was when it was stopped
         self.curves[trial.index] = values[: trial.stopped_at] if trial.stopped_at else values
+
+    def _read_curve(self, trial: Trial) -> tuple[list[float], float | None]:
+        """The trial's primary-metric values and their best, folding in only what was logged since the last read.
+
+        The values read so far are kept per run, as one list that grows in place (so the policy's running
+        aggregates of it are kept too) with their best; a read that does not start with them (values inserted
+        before the last one read) is taken whole. A run's values are dropped once its trial has ended.
+        """
+        read: dict[str, tuple[list[float], float | None]] = self.__dict__.setdefault("_curves_read", {})
+        fresh = self.tracker.metric_values(trial.run_id, self.objective.primary_metric)
+        known = read.get(trial.run_id)
+        maximize = self.objective.maximize
+        if known is not None and len(fresh) >= len(known[0]) and fresh[: len(known[0])] == known[0]:
+            values, score = known
+            new = fresh[len(values) :]
+            if new:
+                values.extend(new)
+                score = best_value(new if score is None else [score, *new], maximize)
+        else:
+            values, score = fresh, best_value(fresh, maximize)
+        if trial.status == JobStatus.RUNNING:
+            read[trial.run_id] = (values, score)
+        else:
+            read.pop(trial.run_id, None)
+        return values, score
 
     def _poll_metrics(self) -> None:
         changed = False
@@ -508,6 +561,7 @@ class SweepRunner:
         return JobStatus.COMPLETED, ""
 
     def _finish(self, status: JobStatus, message: str) -> None:
+        self._end_leftovers()
         record = self.record
         record.status, record.message, record.ended = status, message, self.clock.time()
         best = record.best()
@@ -521,6 +575,94 @@ class SweepRunner:
         self.journal.append("sweep_ended", status=status.value, message=message, resumable=self.resumable)
         record.save(self.folder)
         self.on_event("finished", record, None)
+
+    def _end_leftovers(self) -> None:
+        """End what the trials left running after their own process groups ended (a daemon: double fork and
+        setsid, SIGTERM ignored), found by the trials' environment: this sweep's name and home."""
+        stop_marked = getattr(self.launcher, "stop_marked", None)  # a launcher without processes has none
+        if stop_marked is None:
+            return
+        ended = stop_marked(f"AZSWEEP_SWEEP_NAME={self.name}", f"AZSWEEP_HOME={self.folder.home}")
+        if ended:
+            self.record.notes.append(
+                f"ended {len(ended)} process group(s) the trials left running after they ended (daemons): "
+                f"pgid {', '.join(map(str, ended))}"
+            )
+            self.on_event("note", self.record, None)
+
+    def _fail(self, reason: str) -> None:
+        """The driver failed: stop every trial, close the trials that were running and the sweep Failed with
+        ``reason``, as far as the store and the disk still allow (each step is tried on its own; the caller
+        raises the error again). The journal records the stopped trials as interrupted and the sweep as
+        resumable, so a ``--resume`` after the cause is fixed runs them again."""
+        for process in self.processes.values():
+            with suppress(Exception):
+                process.terminate()
+        deadline = self.clock.monotonic() + KILL_GRACE_SECONDS
+        while self.clock.monotonic() < deadline and any(_still_running(p) for p in self.processes.values()):
+            self.clock.sleep(0.02)
+        codes: dict[int, int | None] = {}
+        for index, process in self.processes.items():
+            codes[index] = None
+            with suppress(Exception):
+                codes[index] = process.stop(KILL_GRACE_SECONDS)
+        self.processes.clear()
+        self.deadlines.clear()
+        with suppress(Exception):
+            self._end_leftovers()
+        now = self.clock.time()
+        for trial in self.record.trials:
+            if trial.status.terminal and trial.run_id:  # its end was being recorded when the error came
+                with suppress(Exception):
+                    self._close_ended_run(trial)
+            if trial.status != JobStatus.RUNNING:
+                continue
+            trial.status, trial.exit_code, trial.reason, trial.ended = JobStatus.FAILED, codes.get(trial.index), reason, now
+            if trial.run_id:
+                with suppress(Exception):
+                    self.tracker.finish(
+                        trial.run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.REASON_TAG: reason}
+                    )
+            with suppress(Exception):
+                self.journal.append(
+                    "trial_ended",
+                    index=trial.index,
+                    status=JobStatus.FAILED.value,
+                    exit_code=trial.exit_code,
+                    score=trial.score,
+                    intervals=trial.intervals,
+                    reason=reason,
+                    interrupted=True,
+                )
+        record = self.record
+        record.status, record.message, record.ended = JobStatus.FAILED, reason, now
+        steps: list[Callable[[], object]] = [
+            lambda: self.tracker.finish(
+                record.parent_run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.MESSAGE_TAG: reason}
+            ),
+            lambda: self.journal.append("sweep_ended", status=JobStatus.FAILED.value, message=reason, resumable=True),
+            lambda: record.save(self.folder),
+            lambda: self.on_event("finished", record, None),
+        ]
+        for step in steps:
+            with suppress(Exception):
+                step()
+
+    def _close_ended_run(self, trial: Trial) -> None:
+        """A trial that ended (its status known) but whose run the error left open: closed with that status."""
+        if self.tracker.run_state(trial.run_id).status != "RUNNING":
+            return
+        run_tags = {tags.STATUS_TAG: trial.status.value}
+        if trial.reason:
+            run_tags[tags.REASON_TAG] = trial.reason
+        self.tracker.finish(trial.run_id, trial.status, run_tags)
+
+
+def _still_running(process: TrialHandle) -> bool:
+    try:
+        return process.poll() is None
+    except Exception:
+        return False
 
 
 def best_trial(trials: Sequence[Trial], maximize: bool) -> Trial | None:

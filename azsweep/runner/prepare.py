@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from azsweep.environment_spec import EnvironmentDeclaration
-from azsweep.errors import ArgumentError, DefinitionError, InvalidValue, Problem
+from azsweep.errors import ArgumentError, AzsweepError, DefinitionError, InvalidValue, Problem
 from azsweep.runner import environments
+from azsweep.runner import gpus as gpu_rules
 from azsweep.runner import smoke as smoke_run
+from azsweep.runner.gpus import GpuPool
 from azsweep.runner.inputs import ResolvedInputs, absolute_overrides, resolve_inputs
 from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
@@ -119,6 +122,8 @@ def prepare(
     smoke: bool = False,
     keep_going: bool = False,
     environment: str = "current",
+    gpus: str | int | Sequence[str] | None = None,
+    gpus_per_trial: float | None = None,
 ) -> PreparedSweep | PreparedCommand:
     """Validate ``definition`` (errors raise ``DefinitionError``) and apply the local-only overrides.
 
@@ -130,13 +135,21 @@ def prepare(
     timeouts and no early termination (``smoke.py``). ``keep_going``: when every trial of the first wave
     (the first ``max_concurrent_trials``) failed, run on instead of failing the sweep as Azure does.
     ``environment``: ``current`` (each trial in its own overlay on this environment) or ``build`` (on one built
-    from the job's declared conda file, cached; ``runner.environments``).
+    from the job's declared conda file, cached; ``runner.environments``). ``gpus`` (the GPUs to share out:
+    ``"none"``, a count, or a list; default: those found) and ``gpus_per_trial`` (whole GPUs or 1/k; default:
+    ``runner.gpus.per_trial``'s rule) give each running trial its own GPUs; the concurrency is capped to fit.
     """
     from azsweep.definition import load_job_spec
 
     settings = settings or Settings.resolve()
     if name is not None:
         name = check_job_name(name, "name")  # before it names a folder
+    if resume and name and settings.folder(name).exists() and not settings.folder(name).definition.exists():
+        folder = settings.folder(name)
+        raise AzsweepError(
+            f"{folder.definition}: missing, so the sweep {name!r} cannot be resumed (it records what the sweep runs). "
+            f"Start over under another name, or remove {folder.root} to reuse this one"
+        )
     if resume and name and settings.folder(name).definition.exists():
         resumed = prepare_recorded(settings.folder(name), definition=definition, settings=settings)
         if isinstance(resumed, PreparedCommand):
@@ -154,6 +167,7 @@ def prepare(
     declared = {"environment": asdict(declaration)} if declaration is not None else {}
     if environment == "current":
         notes.extend(environments.current_notes(declaration))
+    gpu = _gpu_overrides(spec, gpus, gpus_per_trial, notes)
     if isinstance(spec, CommandSpec):
         sweep_only = {
             "max_total_trials": max_total_trials,
@@ -177,6 +191,7 @@ def prepare(
             source=d.source,
             environment=environment,
             declared=declared,
+            gpu=gpu,
         )
     if smoke:
         max_total_trials = max_total_trials or smoke_run.SMOKE_TRIALS
@@ -207,6 +222,13 @@ def prepare(
             limits = replace(limits, max_concurrent_trials=cpus)
     if not isinstance(keep_going, bool):
         raise ArgumentError(f"{{arg}}: must be True or False (got {keep_going!r})", argument="keep_going")
+    capacity = gpu_slots(gpu)
+    if capacity is not None and limits.max_concurrent_trials > capacity:
+        notes.append(
+            f"note: running {capacity} trial(s) at once, each with {gpu['gpus_per_trial']:g} of the GPU(s) "
+            f"{', '.join(gpu['gpus'])}, instead of max_concurrent_trials={limits.max_concurrent_trials}"
+        )
+        limits = replace(limits, max_concurrent_trials=capacity)
     spec = replace(spec, limits=limits)
     overrides: dict[str, Any] = {
         k: v
@@ -237,6 +259,7 @@ def prepare(
         overrides["keep_going"] = True
     if environment != "current":
         overrides["environment"] = environment
+    overrides.update(gpu)
     recorded = RecordedDefinition(
         name=name,
         props=d.props,
@@ -265,6 +288,7 @@ def _prepare_command(
     source: str = "",
     environment: str = "current",
     declared: dict[str, Any] | None = None,
+    gpu: dict[str, Any] | None = None,
 ) -> PreparedCommand:
     name = name or _definition_name(spec, source) or new_name()
     folder = settings.folder(name)
@@ -281,6 +305,7 @@ def _prepare_command(
         overrides={
             **({"inputs": dict(input_overrides)} if input_overrides else {}),
             **({"environment": environment} if environment != "current" else {}),
+            **(gpu or {}),
         },
         input_overrides=input_overrides,
         input_values=dict(resolved.values),
@@ -306,6 +331,33 @@ def _is_job_name(name: str) -> bool:
     except ArgumentError:
         return False
     return True
+
+
+def _gpu_overrides(
+    spec: JobSpec, gpus: str | int | Sequence[str] | None, per_trial: float | None, notes: list[str]
+) -> dict[str, Any]:
+    """The GPUs to share out and each trial's share (``runner.gpus``), as recorded overrides ({} when there are
+    none and none were asked for); notes for what a local run cannot give; an mpi distribution needs mpirun."""
+    trial = spec.trial
+    chosen = gpu_rules.choose(gpus, gpu_rules.discover())
+    share = gpu_rules.per_trial(per_trial, trial, spec.compute, chosen)
+    cpus = os.cpu_count() or 1
+    if trial.process_count > cpus:
+        notes.append(f"note: each trial starts {trial.process_count} processes; this machine has {cpus} CPU(s)")
+    if trial.distribution is not None and trial.distribution.kind == "mpi" and shutil.which("mpirun") is None:
+        raise ArgumentError(
+            "trial.distribution.type: mpi needs mpirun (Open MPI or MPICH) on this machine, and none is installed; "
+            "install one, or use a pytorch or tensorflow distribution",
+            argument="distribution",
+        )
+    if not chosen and gpus is None and per_trial is None:
+        return {}
+    return {"gpus": chosen, "gpus_per_trial": share}
+
+
+def gpu_slots(gpu: dict[str, Any]) -> int | None:
+    """How many trials can hold their GPUs at once (None: trials take no GPU)."""
+    return GpuPool(gpu["gpus"], gpu["gpus_per_trial"]).capacity if gpu else None
 
 
 def _taken(name: str, settings: Settings) -> ArgumentError:

@@ -6,10 +6,11 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,19 +18,134 @@ if TYPE_CHECKING:
     from azsweep.runner.record import Trial
 
 KILL_GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL of a trial
-_IGNORE = shutil.ignore_patterns("__pycache__", ".git", ".azsweep", "mlruns", "*.pyc")
 
 
-def snapshot(code: Path | None, destination: Path) -> Path:
-    """Copy the code folder (as Azure snapshots ``trial.code``); an empty folder when there is none."""
+def snapshot(code: Path | None, destination: Path, *, notes: list[str] | None = None, exclude: Iterable[Path] = ()) -> Path:
+    """Copy the code folder (as Azure snapshots ``trial.code``); an empty folder when there is none.
+
+    Symbolic links are never followed, so the copy is bounded by the folder and never loops: a link to a
+    place inside the folder stays a link, made relative (the copy never points back into the live folder);
+    a link to a place outside stays a link to that place, and is not copied (a note says so). Files that are
+    neither regular files nor folders (sockets, FIFOs, devices) are skipped with a note. ``destination``
+    and ``exclude`` are left out when they lie inside the folder. A folder over ``SNAPSHOT_NOTE_BYTES``
+    gets a note with its size. Notes are appended to ``notes`` when given.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
     if code is not None and code.is_dir():
-        shutil.copytree(code, destination, ignore=_IGNORE, dirs_exist_ok=True)
+        _copy_tree(code, destination, notes if notes is not None else [], exclude)
     elif code is not None and code.is_file():
-        destination.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code, destination / code.name)
-    else:
-        destination.mkdir(parents=True, exist_ok=True)
     return destination
+
+
+SNAPSHOT_NOTE_BYTES = 100 * 1024 * 1024  # a code folder larger than this gets a note with its size
+LINK_MIN_BYTES = 1024 * 1024  # a trial's copy of the snapshot hard-links files of at least this size
+MAX_NOTED_LINKS = 5  # links (or special files) named in a note; the others are counted
+_IGNORED_NAMES = ("__pycache__", ".git", ".azsweep", "mlruns")
+_IGNORED_SUFFIXES = (".pyc",)
+
+
+def _ignored(name: str) -> bool:
+    return name in _IGNORED_NAMES or name.endswith(_IGNORED_SUFFIXES)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _copy_tree(code: Path, destination: Path, notes: list[str], exclude: Iterable[Path]) -> None:
+    """``snapshot`` of a folder: a walk that never follows a link."""
+    root = os.path.realpath(code)
+    skipped = {os.path.realpath(destination), *(os.path.realpath(p) for p in exclude)}
+    outside: list[str] = []
+    special: list[str] = []
+    size = 0
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        relative = os.path.relpath(folder, root)
+        target = destination if relative == "." else destination / relative
+        target.mkdir(exist_ok=True)
+        kept = []
+        for name in sorted(dirs):
+            path = os.path.join(folder, name)
+            if _ignored(name) or path in skipped:
+                continue
+            if os.path.islink(path):
+                files.append(name)  # a link to a folder: kept as a link, below
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if _ignored(name):
+                continue
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                resolved = os.path.realpath(path)
+                if _inside(resolved, root):
+                    os.symlink(os.path.relpath(resolved, folder), target / name)
+                else:
+                    os.symlink(resolved, target / name)
+                    outside.append(os.path.relpath(path, root))
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copy2(path, target / name, follow_symlinks=False)
+                size += st.st_size
+            else:
+                special.append(os.path.relpath(path, root))
+    if outside:
+        notes.append(
+            f"code {code}: {_some(outside)} link(s) to outside the code folder, kept as links and not copied "
+            "(the trials read through them what is there when they run)"
+        )
+    if special:
+        notes.append(f"code {code}: {_some(special)} skipped: not regular files or folders")
+    if size > SNAPSHOT_NOTE_BYTES:
+        notes.append(
+            f"code {code} is {size / 1e6:.0f} MB: it is copied once for the sweep, and each trial's copy shares its "
+            f"files of {LINK_MIN_BYTES // 1024 // 1024} MiB or more through hard links (read-only) where the file system allows"
+        )
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(paths[:MAX_NOTED_LINKS])
+    return f"{shown} and {len(paths) - MAX_NOTED_LINKS} more" if len(paths) > MAX_NOTED_LINKS else shown
+
+
+def copy_snapshot(source: Path, destination: Path) -> Path:
+    """A trial's working copy of the sweep's snapshot (``snapshot`` made it: links already safe, never followed).
+
+    Files of ``LINK_MIN_BYTES`` or more are hard links to the snapshot's, made read-only first, so a large
+    code folder costs no space per trial and no trial can change what another reads; smaller files (the
+    code itself) are copied, so a trial may edit them. Across file systems, or where links are refused, a copy.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    if not source.is_dir():
+        return destination
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        relative = os.path.relpath(folder, source)
+        target = destination if relative == "." else destination / relative
+        target.mkdir(exist_ok=True)
+        for name in [d for d in dirs if os.path.islink(os.path.join(folder, d))] + files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(path), target / name)
+            elif stat.S_ISREG(st.st_mode) and st.st_size >= LINK_MIN_BYTES and _hard_link(path, st, target / name):
+                continue
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copy2(path, target / name, follow_symlinks=False)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return destination
+
+
+def _hard_link(path: str, st: os.stat_result, link: Path) -> bool:
+    """Link ``link`` to the snapshot file ``path`` (made read-only); False when the file system refuses."""
+    try:
+        if st.st_mode & 0o222:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
+        os.link(path, link)
+    except OSError:  # another device (EXDEV), links not supported or too many (EMLINK), not permitted
+        return False
+    return True
 
 
 def exit_reason(code: int | None) -> str:
@@ -67,7 +183,12 @@ def leftover_groups(*markers: str) -> set[int]:
     to record their pids, and even when a group's leader is gone while its children live on. The marker
     makes sure an unrelated process that reuses a pid is never touched.
     """
-    groups = set()
+    return set(marked_processes(*markers))
+
+
+def marked_processes(*markers: str) -> dict[int, dict[int, str]]:
+    """``leftover_groups`` with the marked processes of each group: pgid -> {pid: kernel start time}."""
+    groups: dict[int, dict[int, str]] = {}
     needles = [marker.encode() + b"\0" for marker in markers]
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -80,7 +201,7 @@ def leftover_groups(*markers: str) -> set[int]:
             with open(f"/proc/{entry.name}/environ", "rb") as f:
                 environ = b"\0" + f.read() + b"\0"
                 if all(b"\0" + needle in environ for needle in needles):
-                    groups.add(int(fields[2]))
+                    groups.setdefault(int(fields[2]), {})[int(entry.name)] = fields[19]
         except (OSError, IndexError, ValueError):
             continue
     return groups
@@ -186,12 +307,11 @@ class ProcessLauncher:
         Found by the trials' environment (``AZSWEEP_SWEEP_NAME`` and ``AZSWEEP_HOME``), so the trials of a
         sweep with the same name in another home are never touched.
         """
-        groups = leftover_groups(f"AZSWEEP_SWEEP_NAME={sweep_name}", f"AZSWEEP_HOME={home}")
-        leftovers = [TrialProcess.adopt(pgid) for pgid in groups]
-        for process in leftovers:
-            process.terminate()
-        for process in leftovers:
-            process.stop(KILL_GRACE_SECONDS)
+        stop_marked(f"AZSWEEP_SWEEP_NAME={sweep_name}", f"AZSWEEP_HOME={home}")
+
+    def stop_marked(self, *markers: str) -> list[int]:
+        """End every process group with a live process whose environment holds all of ``markers`` (``stop_marked``)."""
+        return stop_marked(*markers)
 
 
 def failed_trial_line(trial: Trial) -> str:
@@ -257,3 +377,42 @@ class LogFollower:
             return text
         self.offset += len(tail)
         return text + tail.decode("utf-8", errors="replace")
+
+
+def stop_marked(*markers: str, grace: float = KILL_GRACE_SECONDS) -> list[int]:
+    """End every process group with a live process whose environment holds all of ``markers``; their pgids.
+
+    SIGTERM, up to ``grace`` seconds, then SIGKILL to what is left. Right before each signal, a group is
+    checked to be the one found: one of the marked processes found in it is still alive (same pid, same
+    kernel start time) and still in it, so the group still exists and its id cannot have been reused. The
+    driver's own group is never signalled (a driver started from within a trial carries its markers).
+    """
+    groups = marked_processes(*markers)
+    groups.pop(os.getpgrp(), None)
+    for pgid, members in groups.items():
+        _signal_if_same(pgid, members, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(_same_group(pgid, members) for pgid, members in groups.items()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pgid, members in groups.items():
+        _signal_if_same(pgid, members, signal.SIGKILL)
+    return sorted(groups)
+
+
+def _same_group(pgid: int, members: Mapping[int, str]) -> bool:
+    """A marked process found in group ``pgid`` is still alive and still in it."""
+    for pid, start in members.items():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and fields[19] == start and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def _signal_if_same(pgid: int, members: Mapping[int, str], sig: int) -> None:
+    if _same_group(pgid, members):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)

@@ -83,6 +83,15 @@ _FROM_MLFLOW = {
     "KILLED": JobStatus.CANCELED,
 }
 STOPPED_BY_POLICY = "stopped by the early-termination policy: "  # how a policy stop's reason starts
+MAX_REASON_CHARS = 300  # of an error's text in a failure reason
+
+
+def failure_reason(what: str, exc: BaseException) -> str:
+    """One line: ``what`` failed, and the error that made it (its type and the first line of its text, cut)."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 3] + "..."
+    return f"{what}: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 @dataclass
@@ -105,6 +114,7 @@ class Trial:
     stopped_at: int | None = None  # ... at this interval
     attempt: int = 1  # > 1 when earlier attempts were interrupted by a stop of the driver
     logged_params: dict[str, str] = field(default_factory=dict)  # what the script logged itself (read from MLflow)
+    gpus: list[str] = field(default_factory=list)  # the GPUs it was given (CUDA_VISIBLE_DEVICES)
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
@@ -196,9 +206,14 @@ class SweepRecord:
                 return None
             except ValueError:  # replaced while being read
                 time.sleep(0.01)
+            except OSError as exc:
+                raise AzsweepError(f"{folder.record}: not a readable sweep record ({exc})") from None
         else:
             raise AzsweepError(f"{folder.record}: not a readable sweep record (corrupt JSON)")
-        return cls.from_json(data)
+        try:
+            return cls.from_json(data)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise AzsweepError(f"{folder.record}: not a sweep record ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SweepRecord:
@@ -272,20 +287,25 @@ class RecordedDefinition:
             raise AzsweepError(f"{folder.definition}: not a readable recorded definition ({exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("props"), dict):
             raise AzsweepError(f"{folder.definition}: not a recorded definition (no props)")
-        if "effective" not in data and not is_command_job(data["props"]):  # older: its limits only
-            effective = json.loads(json.dumps(data["props"]))
-            limits = section_from_rest("limits", effective.get("limits"))
-            limits["max_total_trials"] = (data.get("limits") or {}).get("max_total_trials", limits.get("max_total_trials"))
-            limits["max_concurrent_trials"] = data.get("max_concurrent", limits.get("max_concurrent_trials"))
-            effective["limits"] = {**(effective.get("limits") or {}), **section_to_rest("limits", limits)}
-            data["effective"] = effective
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values.setdefault("name", folder.name)
-        values["overrides"] = values.get("overrides") or {}
-        values["input_overrides"] = values.get("input_overrides") or {}
-        values["input_values"] = values.get("input_values") or {}
-        return cls(**values)
+        try:
+            if "effective" not in data and not is_command_job(data["props"]):  # older: its limits only
+                effective = json.loads(json.dumps(data["props"]))
+                limits = section_from_rest("limits", effective.get("limits"))
+                limits["max_total_trials"] = (data.get("limits") or {}).get("max_total_trials", limits.get("max_total_trials"))
+                limits["max_concurrent_trials"] = data.get("max_concurrent", limits.get("max_concurrent_trials"))
+                effective["limits"] = {**(effective.get("limits") or {}), **section_to_rest("limits", limits)}
+                data["effective"] = effective
+            known = {f.name for f in fields(cls)}
+            values = {k: v for k, v in data.items() if k in known}
+            values.setdefault("name", folder.name)
+            values["overrides"] = values.get("overrides") or {}
+            values["input_overrides"] = values.get("input_overrides") or {}
+            values["input_values"] = values.get("input_values") or {}
+            return cls(**values)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise AzsweepError(
+                f"{folder.definition}: not a recorded definition ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
 
 
 def effective_props(props: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:

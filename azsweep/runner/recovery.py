@@ -26,13 +26,26 @@ INTERRUPTED_REASON = "interrupted: the sweep driver stopped"
 def recover(spec: SweepSpec, folder: SweepFolder, *, tracker: TrackingStore, launcher: Launcher) -> SweepState | None:
     """The state to continue the sweep in ``folder`` from; None when it never got to start (start it afresh).
 
-    Raises ``AzsweepError`` when the sweep's driver is still running.
+    Raises ``AzsweepError`` when the sweep's driver is still running, and when its journal is missing or
+    unreadable although the sweep got to start (never a silent start over: a new parent run, the old one Running).
     """
     journal = Journal(folder.journal)
-    events = journal.read()
+    try:
+        events = journal.read()
+    except (OSError, UnicodeError) as exc:
+        raise AzsweepError(f"{folder.journal}: {_cannot_resume(folder, f'unreadable ({exc})')}") from None
     started = next((e for e in events if e["event"] == "sweep_started"), None)
     if started is None:
-        return None
+        failed = next((e for e in events if e["event"] == "start_failed"), None)
+        if failed is not None:
+            why = f"the sweep failed before it started ({failed.get('message', '')})"
+            raise AzsweepError(f"sweep {folder.name!r}: {_cannot_resume(folder, why)}")
+        if journal.path.exists():
+            why = "empty" if journal.path.stat().st_size == 0 else "unreadable: it records no start of the sweep"
+            raise AzsweepError(f"{folder.journal}: {_cannot_resume(folder, why)}")
+        if folder.record.exists():
+            raise AzsweepError(f"{folder.journal}: {_cannot_resume(folder, 'missing, although the sweep started')}")
+        return None  # it never got to start
     for e in events:
         if (
             e["event"] in ("sweep_started", "resumed")
@@ -73,6 +86,14 @@ def recover(spec: SweepSpec, folder: SweepFolder, *, tracker: TrackingStore, lau
     tracker.set_running(record.parent_run_id)
     journal.append("resumed", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()), requeued=state.requeued)
     return state
+
+
+def _cannot_resume(folder: SweepFolder, why: str) -> str:
+    """Why the sweep in ``folder`` cannot be resumed, and how to start over."""
+    return (
+        f"{why}; the sweep {folder.name!r} cannot be resumed without it. Start over under another name, "
+        f"or remove {folder.root} to reuse this one"
+    )
 
 
 def _trials_from(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -7,9 +7,14 @@ else a SQLite store in the home folder). Every call retries briefly while a SQLi
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import shutil
+import sys
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +46,7 @@ REASON_TAG = "azsweep.reason"
 NOTE_TAG = "azsweep.note"
 STOPPED_BY_TAG = "azsweep.stopped_by"
 STOPPED_AT_TAG = "azsweep.stopped_at_interval"
+GPUS_TAG = "azsweep.gpus"  # the GPUs the trial was given (CUDA_VISIBLE_DEVICES)
 PARAM_TAG_PREFIX = "azsweep.param."  # + a search-space name: the sampled value (``format_value``), set when the run starts
 # on both
 STATUS_TAG = "azsweep.status"  # a JobStatus value
@@ -62,15 +68,96 @@ def param_tag(name: str) -> str:
 
 
 def _retry(fn: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
-    """Call an MLflow client method, retrying briefly when the store is busy (SQLite locks)."""
-    for attempt in range(attempts):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if attempt == attempts - 1 or "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+    """Call an MLflow client method, retrying briefly when the store is busy (SQLite locks).
+
+    A call that has not returned after ``OUTAGE_NOTE_SECONDS`` (a lock held, a tracking server down while
+    MLflow retries) is reported once, and again when the store answers (``_StoreWatch``).
+    """
+    token = _WATCH.begin(fn)
+    ok = False
+    try:
+        for attempt in range(attempts):
+            try:
+                result = fn(*args, **kwargs)
+                ok = True
+                return result
+            except Exception as exc:
+                if attempt == attempts - 1 or "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+    finally:
+        _WATCH.end(token, ok)
+
+
+OUTAGE_NOTE_SECONDS = 5.0  # a store call taking longer than this is reported (once per outage)
+
+
+def _stderr_line(line: str) -> None:
+    print(f"azsweep: {line}", file=sys.stderr, flush=True)
+
+
+class _StoreWatch:
+    """Watches the calls in flight to the tracking stores from one thread that wakes while there are any.
+
+    When a call to a store has taken ``OUTAGE_NOTE_SECONDS``, one line says the store is not answering and
+    that azsweep keeps retrying; when a call to it then returns, one line says it answers again. The line
+    goes to the ``on_outage`` of the store's ``Tracker`` (stderr unless set).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[int, tuple[float, int, str]] = {}  # token -> (started, client id, what)
+        self._down: dict[int, float] = {}  # client id -> since when its store is reported as not answering
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+        self.trackers: weakref.WeakValueDictionary[int, Tracker] = weakref.WeakValueDictionary()
+
+    def begin(self, fn: Callable[..., Any]) -> int:
+        client = id(getattr(fn, "__self__", None))
+        with self._lock:
+            token = next(self._tokens)
+            self._calls[token] = (time.monotonic(), client, getattr(fn, "__name__", "a call"))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="tracking-store-watch", daemon=True)
+                self._thread.start()
+        return token
+
+    def end(self, token: int, ok: bool) -> None:
+        with self._lock:
+            _, client, _ = self._calls.pop(token)
+            since = self._down.get(client)
+            if since is None or any(c == client for _, c, _ in self._calls.values()):
+                return
+            del self._down[client]
+        if ok:
+            self._report(client, f"answering again after {time.monotonic() - since:.0f} s")
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(0.5, OUTAGE_NOTE_SECONDS / 4))
+            reports = []
+            with self._lock:
+                if not self._calls:
+                    self._thread = None
+                    return
+                now = time.monotonic()
+                for started, client, what in self._calls.values():
+                    if client not in self._down and now - started >= OUTAGE_NOTE_SECONDS:
+                        self._down[client] = started
+                        reports.append((client, f"no answer for {now - started:.0f} s ({what}); retrying until it answers"))
+            for client, text in reports:
+                self._report(client, text)
+
+    def _report(self, client: int, text: str) -> None:
+        tracker = self.trackers.get(client)
+        where = f"tracking store {tracker.uri}" if tracker is not None else "tracking store"
+        report = (tracker.on_outage if tracker is not None else None) or _stderr_line
+        with contextlib.suppress(Exception):
+            report(f"{where}: {text}")
+
+
+_WATCH = _StoreWatch()
 
 
 @dataclass(frozen=True)
@@ -96,6 +183,8 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
+        self.on_outage: Callable[[str], None] | None = None  # where a store outage is reported (stderr when None)
+        _WATCH.trackers[id(self.client)] = self
 
     @classmethod
     def for_settings(cls, settings: Settings, uri: str | None = None) -> Tracker:
@@ -280,6 +369,7 @@ class Tracker:
                     attempt=int(ctags.get(ATTEMPT_TAG, 1)),
                     workdir=_trial_folder(tags.get(FOLDER_TAG), run.info.run_name),
                     logged_params=logged,
+                    gpus=[g for g in ctags.get(GPUS_TAG, "").split(",") if g],
                 )
             )
         trials.sort(key=lambda t: t.index)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from azsweep.runner import ranks
 from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.isolation import BaseEnvironment, make_overlay
 from azsweep.runner.layout import TrialFolder
-from azsweep.runner.process import snapshot
+from azsweep.runner.process import copy_snapshot
 from azsweep.runner.tracking import TELEMETRY_OFF
 from azsweep.spec import JobSpec
 
@@ -41,17 +42,22 @@ def start_process(
     run_env: Mapping[str, str],
     base: BaseEnvironment,
     fresh: bool = False,
+    gpus: Sequence[str] | None = None,
+    mpirun: str | None = None,
 ) -> TrialHandle:
     """Start the job's command in ``folder`` (``fresh``: replace an earlier attempt's working copy).
 
     ``code``: the snapshot of the code folder; ``params``: sampled values (none for a command job);
     ``run_env``: MLflow's and azsweep's variables for this run (``MLFLOW_RUN_ID``, ...), set last;
     ``base``: the environment whose packages the job sees, through its own overlay (``isolation.py``):
-    ``python`` and ``pip`` on its PATH are the overlay's, so what it installs stays its own.
+    ``python`` and ``pip`` on its PATH are the overlay's, so what it installs stays its own;
+    ``gpus``: the GPUs it may use (``CUDA_VISIBLE_DEVICES``; None: the variable is left as it is);
+    ``mpirun``: the launcher of an ``mpi`` distribution. A ``pytorch`` or ``tensorflow`` distribution starts
+    every rank (``ranks.py``), each with its variables, its share of the GPUs and its own log.
     """
     if fresh and folder.code.exists():
         shutil.rmtree(folder.code, ignore_errors=True)
-    cwd = snapshot(code, folder.code)
+    cwd = copy_snapshot(code, folder.code)  # large files hard-linked (read-only), the code itself copied
     outputs = {k: folder.output(k) for k in spec.outputs}
     for path in outputs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -74,8 +80,28 @@ def start_process(
     env.update(TELEMETRY_OFF)  # an offline tool sends nothing: MLflow's usage telemetry off in every job
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("MLFLOW_EXPERIMENT_NAME", None)  # the run is given by MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID
+    distribution = spec.trial.distribution
+    if distribution is not None and distribution.kind == "mpi":
+        assert mpirun is not None, "prepare refuses an mpi distribution without mpirun"
+        command = ranks.mpi_command(command, spec.trial.process_count, mpirun)
     folder.command.write_text(command + "\n")
-    return launcher.launch(command, cwd=cwd, env=env, log_path=folder.log)
+    if distribution is None or distribution.kind == "mpi":
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        return launcher.launch(command, cwd=cwd, env=env, log_path=folder.log)
+    count = spec.trial.process_count
+    shares = ranks.divide_gpus(gpus or [], count)
+    handles, logs = [], []
+    for rank, variables in enumerate(ranks.rank_variables_for(spec.trial, count)):
+        rank_env = {**env, **variables}
+        if gpus is not None:
+            rank_env["CUDA_VISIBLE_DEVICES"] = ",".join(shares[rank])
+        log = ranks.rank_log(folder.log.parent, rank)
+        handles.append(launcher.launch(command, cwd=cwd, env=rank_env, log_path=log))
+        logs.append(log)
+    if not folder.log.exists():  # user_logs/std_log.txt: rank 0's, where readers of a one-process trial look
+        folder.log.symlink_to(logs[0].name)
+    return ranks.RankGroup(handles, logs)
 
 
 def code_dir(spec: JobSpec) -> Path | None:

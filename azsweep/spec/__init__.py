@@ -9,7 +9,8 @@ one set of rules. Field paths in messages use the YAML names users write.
 Where each thing lives:
 
 * ``_model``: the value objects (``SweepSpec``, ``Algorithm``, ``Objective``, ...);
-* ``_score``: which score is better, a curve's best value, a ranking (``better``, ``best_value``, ``ranked``);
+* ``_score``: which score is better, a curve's best value, a ranking (``better``, ``best_value``, ``ranked``,
+  ``finite_score``);
 * ``_wire``: the one YAML <-> REST vocabulary (``PROPERTIES``, ``FIELDS``, ``yaml_name``, ...);
 * ``_rules``: ``build_spec`` and the public check functions (``check_max_total_trials``, ``parse_goal``, ...);
 * ``_python``: Python arguments (strings, azure-ai-ml objects) turned into the wire form for the same rules.
@@ -19,11 +20,23 @@ Nothing here imports azure or mlflow.
 
 from __future__ import annotations
 
-from azsweep.spec._model import Algorithm, CommandSpec, InputSpec, JobSpec, Limits, Objective, Policy, SweepSpec, TrialSpec
+from azsweep.spec._model import (
+    Algorithm,
+    CommandSpec,
+    DistributionSpec,
+    InputSpec,
+    JobSpec,
+    Limits,
+    Objective,
+    Policy,
+    SweepSpec,
+    TrialSpec,
+)
 from azsweep.spec._python import PYTHON_ALGORITHMS, algorithm_wire, distribution_wire, policy_wire, python_algorithm
 from azsweep.spec._rules import (
     ALGORITHMS,
     BAYESIAN_DISTRIBUTIONS,
+    DEFAULT_MAX_TOTAL_TRIALS,
     GOALS,
     KEY_NAME,
     LEGACY_REFERENCE,
@@ -36,9 +49,11 @@ from azsweep.spec._rules import (
     build_spec,
     check_algorithm,
     check_algorithm_rules,
+    check_environment_variables,
     check_key_name,
     check_max_total_trials,
     check_policy,
+    check_yaml_integers,
     format_duration,
     has_errors,
     is_command_job,
@@ -48,7 +63,7 @@ from azsweep.spec._rules import (
     raise_first_error,
     spec_from_rest,
 )
-from azsweep.spec._score import best_item, best_value, better, ranked
+from azsweep.spec._score import best_item, best_value, better, finite_score, ranked
 from azsweep.spec._wire import (
     ENTRY_FIELDS,
     FIELDS,
@@ -63,6 +78,7 @@ from azsweep.spec._wire import (
 __all__ = [
     "ALGORITHMS",
     "BAYESIAN_DISTRIBUTIONS",
+    "DEFAULT_MAX_TOTAL_TRIALS",
     "ENTRY_FIELDS",
     "FIELDS",
     "GOALS",
@@ -78,6 +94,7 @@ __all__ = [
     "YAML_NAMES",
     "Algorithm",
     "CommandSpec",
+    "DistributionSpec",
     "InputSpec",
     "JobSpec",
     "Limits",
@@ -92,11 +109,14 @@ __all__ = [
     "build_command_spec",
     "build_spec",
     "check_algorithm",
+    "check_environment_variables",
+    "check_yaml_integers",
     "check_algorithm_rules",
     "check_key_name",
     "check_max_total_trials",
     "check_policy",
     "distribution_wire",
+    "finite_score",
     "format_duration",
     "has_errors",
     "is_command_job",

@@ -39,7 +39,7 @@ class Objective:
         return _score.better(a, b, self.maximize)
 
     def best(self, values: Iterable[float]) -> float | None:
-        """``azsweep.spec.best_value`` for this goal: a curve's best value, NaN ignored."""
+        """``azsweep.spec.best_value`` for this goal: a curve's best value, non-finite values ignored."""
         return _score.best_value(values, self.maximize)
 
     def ranked(self, items: Iterable[T], *, score: Callable[[T], float | None] | None = None) -> list[T]:
@@ -86,11 +86,34 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class DistributionSpec:
+    """``distribution:``: how many processes a trial runs, and how they find each other."""
+
+    kind: str  # "pytorch", "tensorflow" or "mpi"
+    process_count_per_instance: int = 1  # pytorch, mpi
+    worker_count: int | None = None  # tensorflow
+    parameter_server_count: int = 0  # tensorflow
+
+
+@dataclass(frozen=True)
 class TrialSpec:
     command: str
     code: str | None = None
     environment: str | None = None
     environment_variables: Mapping[str, str] = field(default_factory=dict)
+    distribution: DistributionSpec | None = None
+    instance_count: int = 1  # resources.instance_count: the nodes of one trial
+    instance_type: str | None = None  # resources.instance_type (e.g. Standard_NC6s_v3: a GPU size)
+
+    @property
+    def process_count(self) -> int:
+        """The processes one trial starts: one, or every rank of its distribution (Azure's numbering)."""
+        d = self.distribution
+        if d is None:
+            return 1
+        if d.kind == "tensorflow":
+            return (d.worker_count or self.instance_count) + d.parameter_server_count
+        return self.instance_count * d.process_count_per_instance
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azsweep.errors import InvalidValue
+from azsweep.space import shown
 from azsweep.spec._model import Algorithm
 from azsweep.spec._rules import check_algorithm
 from azsweep.spec._wire import FIELDS, section_to_rest
@@ -48,10 +49,10 @@ def python_algorithm(sampling_algorithm: Any, seed: Any = None) -> Algorithm:
             if problem.path == "sampling_algorithm":
                 raise InvalidValue(
                     "sampling_algorithm",
-                    f"must be {', '.join(PYTHON_ALGORITHMS[:-1])} or {PYTHON_ALGORITHMS[-1]} (got {sampling_algorithm!r})",
+                    f"must be {', '.join(PYTHON_ALGORITHMS[:-1])} or {PYTHON_ALGORITHMS[-1]} (got {shown(sampling_algorithm)})",
                 )
             if problem.path == "sampling_algorithm.seed":
-                raise InvalidValue("seed", f"must be an integer >= 0 (got {wire[keys['seed']]!r})")
+                raise InvalidValue("seed", f"must be an integer >= 0 (got {shown(wire[keys['seed']])})")
             raise InvalidValue(problem.path, problem.message)
     assert algorithm is not None  # no problem means an algorithm
     return algorithm
@@ -73,7 +74,7 @@ def policy_wire(policy: Any, path: str = "early_termination") -> dict[str, Any]:
     if hasattr(policy, "_to_rest_object") and hasattr(policy, "type"):
         policy = {name: getattr(policy, name, None) for name in names}
     if not isinstance(policy, Mapping):
-        raise InvalidValue(path, f"expected a policy such as {{type: bandit, slack_factor: 0.1}} (got {policy!r})")
+        raise InvalidValue(path, f"expected a policy such as {{type: bandit, slack_factor: 0.1}} (got {shown(policy)})")
     unknown = sorted(set(policy) - set(names))
     if unknown:
         raise InvalidValue(f"{path}.{unknown[0]}", f"unknown field; accepted: {', '.join(names)}")

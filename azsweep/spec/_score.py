@@ -1,20 +1,29 @@
 """Which score is better, the best value of a curve, and a ranking: the one home of the goal's direction.
 
-A score is missing when it is None or NaN: a missing score is never better, is ignored in a curve and
-ranks last. Ties keep the earlier item first.
+A score is missing when it is None or not finite: NaN, +-inf, or +-1.7976931348623157e308 (the largest float,
+which MLflow's database stores in place of +-inf). A missing score is never better, is ignored in a curve and
+ranks last, so a diverged trial that logged -inf for a minimized loss never wins. Ties keep the earlier item
+first.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
+def finite_score(value: float | None) -> bool:
+    """Whether ``value`` counts as a score: a number that is neither NaN, +-inf nor +-the largest float (MLflow's
+    database stores +-inf as +-1.7976931348623157e308)."""
+    return value is not None and math.isfinite(value) and abs(value) < sys.float_info.max
+
+
 def _missing(score: float | None) -> bool:
-    return score is None or math.isnan(score)
+    return not finite_score(score)
 
 
 def better(a: float | None, b: float | None, maximize: bool) -> bool:
@@ -30,8 +39,9 @@ def better(a: float | None, b: float | None, maximize: bool) -> bool:
 
 
 def best_value(values: Iterable[float], maximize: bool) -> float | None:
-    """A trial's score: its best value of the primary metric (max or min, not the last); NaN is ignored."""
-    clean = [v for v in values if not math.isnan(v)]
+    """A trial's score: its best value of the primary metric (max or min, not the last); values that are not
+    finite (NaN, +-inf, +-the largest float) are ignored."""
+    clean = [v for v in values if finite_score(v)]
     if not clean:
         return None
     return max(clean) if maximize else min(clean)

@@ -53,6 +53,8 @@ FIELDS: Mapping[str, Mapping[str, str]] = {
         "code": "codeId",
         "environment": "environmentId",
         "environment_variables": "environmentVariables",
+        "distribution": "distribution",
+        "resources": "resources",
     },
 }
 # The fields of each entry of the name -> entry sections (one input, one output).

@@ -1,0 +1,99 @@
+"""``azsweep run`` and ``azsweep show`` for a pipeline job: its steps, in the order they run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from azsweep.cli import _common as cli
+from azsweep.errors import DefinitionError
+
+
+def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: Any) -> int:
+    """Run a pipeline in the foreground: a line per step started and ended (a failed step with its log), a line
+    per finished trial of a sweep step, then the steps' table; exit 1 unless every step completed."""
+    from azsweep.runner.pipeline import run_pipeline
+
+    for flag, given in (("--resume", args.resume), ("--smoke", args.smoke), ("--gpus", args.gpus is not None)):
+        if given:
+            return cli.usage(f"{flag} is not available for pipeline jobs yet (each step runs as a new local job)")
+
+    def on_step(kind: str, record: Any, step: Any) -> None:
+        if args.json:
+            return
+        if kind == "step_started":
+            line = f"step {step.name} ({step.kind}): running as local job {step.job}"
+        else:
+            line = f"step {step.name}: {step.status}" + (f" ({step.message})" if step.message else "")
+            if step.status == "Failed" and step.log:
+                line += f"; log: {step.log}"
+        err.print(line, markup=False, highlight=False)
+
+    def on_event(kind: str, record: Any, trial: Any) -> None:
+        if args.json or kind != "trial_ended" or trial is None or record.is_command:
+            return
+        score = "N/A" if trial.score is None else f"{trial.score:.6g}"
+        note = f" ({trial.reason})" if trial.reason else ""
+        err.print(
+            f"  {trial.name}: {trial.status.lower()}, {record.primary_metric} = {score}{note}", markup=False, highlight=False
+        )
+
+    try:
+        record = run_pipeline(
+            args.file,
+            name=args.name,
+            inputs=inputs,
+            max_total_trials=args.max_total_trials,
+            max_concurrent_trials=args.max_concurrent_trials,
+            keep_going=args.keep_going,
+            environment=args.environment,
+            on_step=on_step,
+            on_event=on_event,
+        )
+    except DefinitionError as exc:
+        for p in exc.problems:
+            print(f"{args.file}: {p}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted: the running step was stopped and recorded as canceled", markup=False)
+        return cli.EXIT_INTERRUPTED
+    if args.json:
+        print(json.dumps(asdict(record), default=str))
+    else:
+        cli.console().print(steps_table(record))
+        line = f"pipeline {record.name}: {record.status}" + (f" ({record.message})" if record.message else "")
+        err.print(line, markup=False, highlight=False)
+        uri = record.tracking_uri
+        err.print(f"tracking store: {uri}   (mlflow ui --backend-store-uri {uri})", markup=False, highlight=False)
+    return cli.EXIT_OK if record.status == "Completed" else cli.EXIT_FAILED
+
+
+def steps_table(record: Any) -> Any:
+    """The steps in run order: kind, local job, status, best trial (a sweep step's), and the outputs' folders."""
+    from rich.table import Table
+
+    table = Table(title=f"pipeline {record.name} ({record.status})")
+    for column in ("step", "kind", "job", "status", "best trial", "outputs / message"):
+        table.add_column(column, overflow="fold")
+    for step in record.steps:
+        detail = "\n".join(f"{k}: {v}" for k, v in step.outputs.items()) or step.message
+        table.add_row(step.name, step.kind, step.job, step.status, step.best_trial or "", detail)
+    return table
+
+
+def show_pipeline(args: argparse.Namespace, record: Any) -> int:
+    """``azsweep show PIPELINE``: its steps (``azsweep show <pipeline>_<step>`` shows a sweep step's trials)."""
+    if args.json:
+        print(json.dumps(asdict(record), default=str))
+        return cli.EXIT_OK
+    cli.console().print(steps_table(record))
+    err = cli.console(stderr=True)
+    sweeps = [s.job for s in record.steps if s.kind == "sweep" and s.status != "NotStarted"]
+    if sweeps:
+        err.print(f"a sweep step's trials: azsweep show {sweeps[0]}", markup=False, highlight=False)
+    if record.message:
+        err.print(record.message, markup=False, highlight=False)
+    return cli.EXIT_OK

@@ -1,0 +1,433 @@
+"""A pipeline job run locally: its steps in dependency order, each a local command job or a local sweep.
+
+Each step runs as the local job ``<pipeline>_<step>`` (``prepare`` and ``run_prepared``, as ``azsweep run`` runs
+a single job), in the pipeline's experiment. A step's inputs bound to ``${{parent.inputs.x}}`` get the pipeline
+input (or its local override); those bound to ``${{parent.jobs.step.outputs.y}}`` get that step's output folder:
+a command step's ``outputs/y``, a sweep step's **best trial's** ``outputs/y``. A step that does not complete stops
+the steps that depend on it (and, unless ``settings.continue_on_step_failure``, every step not started yet, as
+Azure cancels them). MLflow: the pipeline is a run of type ``pipeline``; each step's run (a command job's run, a
+sweep's parent run with its trials under it) is its child (``mlflow.parentRunId``). The pipeline's state is
+``<home>/pipelines/<name>/pipeline.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from azsweep.errors import ArgumentError, AzsweepError
+from azsweep.pipeline_spec import PipelineSpec, StepSpec
+from azsweep.runner import tracking as tags
+from azsweep.runner.layout import Settings, check_job_name
+from azsweep.runner.loop import EventHandler
+from azsweep.runner.record import JobStatus, SweepRecord, Trial
+
+AZURE_LOCATIONS = ("azureml://", "wasbs://", "abfss://", "adl://", "https://", "http://")
+PIPELINE_TAG = "azsweep.pipeline"  # on a step's run: the pipeline's name
+STEP_TAG = "azsweep.step"  # on a step's run: the step's name
+NOT_STARTED = "NotStarted"  # Azure's status of a step that has not run
+StepHandler = Callable[[str, "PipelineRecord", "StepRecord"], None]
+
+
+@dataclass
+class StepRecord:
+    """One step as run: its local job, how it ended, and its outputs' folders (a sweep's: its best trial's)."""
+
+    name: str
+    kind: str
+    job: str  # the local job's name, ``<pipeline>_<step>``
+    upstream: list[str] = field(default_factory=list)
+    status: str = NOT_STARTED
+    message: str = ""
+    run_id: str = ""
+    log: str = ""  # the log to read when it failed
+    outputs: dict[str, str] = field(default_factory=dict)
+    best_trial: str | None = None
+    started: float | None = None
+    ended: float | None = None
+
+
+@dataclass
+class PipelineRecord:
+    """``pipeline.json``: the pipeline's state, rewritten at each change."""
+
+    name: str
+    status: str
+    experiment_name: str
+    experiment_id: str
+    run_id: str
+    tracking_uri: str
+    source: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # pipeline output -> the folder bound to it
+    message: str = ""
+    pid: int = field(default_factory=os.getpid)
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    type: str = "pipeline"
+
+    def step(self, name: str) -> StepRecord:
+        return next(s for s in self.steps if s.name == name)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1, default=str))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> PipelineRecord | None:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise AzsweepError(f"{path}: not a readable pipeline record ({exc})") from None
+        known = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in data.items() if k in known})
+        step_fields = {f.name for f in fields(StepRecord)}
+        record.steps = [StepRecord(**{k: v for k, v in s.items() if k in step_fields}) for s in data.get("steps", [])]
+        return record
+
+
+def pipeline_file(settings: Settings, name: str) -> Path:
+    """``<home>/pipelines/<name>/pipeline.json``."""
+    return settings.home / "pipelines" / name / "pipeline.json"
+
+
+def load_pipeline(name: str, settings: Settings | None = None) -> PipelineRecord | None:
+    """The local pipeline ``name``, or None when there is none of that name."""
+    settings = settings or Settings.resolve()
+    return PipelineRecord.load(pipeline_file(settings, name))
+
+
+def split_inputs(spec: PipelineSpec, inputs: Mapping[str, str] | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Local input overrides: ``NAME`` (a pipeline input; else every step input of that name given as a value)
+    and ``STEP.NAME`` (one step's input); raises ``ArgumentError`` for a name that matches nothing."""
+    pipeline: dict[str, str] = {}
+    steps: dict[str, dict[str, str]] = {}
+    for key, value in (inputs or {}).items():
+        step_name, dot, input_name = key.partition(".")
+        if dot:
+            step = spec.steps.get(step_name)
+            if step is None or (input_name not in step.component_inputs and input_name not in step.bindings):
+                known = ", ".join(f"{s}.{i}" for s, st in spec.steps.items() for i in st.component_inputs) or "none"
+                raise ArgumentError(
+                    f"{{arg}}: the pipeline has no step input {key!r} (step inputs: {known})", argument="inputs", key=key
+                )
+            steps.setdefault(step_name, {})[input_name] = value
+            continue
+        if key in spec.inputs:
+            pipeline[key] = value
+            continue
+        matched = [s for s, st in spec.steps.items() if key in st.bindings and st.bindings[key].is_value]
+        if not matched:
+            known = ", ".join(spec.inputs) or "none"
+            raise ArgumentError(
+                f"{{arg}}: the pipeline has no input {key!r} (pipeline inputs: {known}); a step's input is STEP.NAME",
+                argument="inputs",
+                key=key,
+            )
+        for s in matched:
+            steps.setdefault(s, {})[key] = value
+    return pipeline, steps
+
+
+def _absolute(value: str) -> str:
+    return str(Path(value).resolve()) if value and Path(value).exists() else value
+
+
+def _check_offline(spec: PipelineSpec, pipeline_inputs: Mapping[str, str], step_inputs: Mapping[str, Mapping[str, str]]) -> None:
+    """Every Azure location a step would read has a local copy, before anything starts."""
+    for name, item in spec.inputs.items():
+        used = any(b.kind == "parent_input" and b.name == name for st in spec.steps.values() for b in st.bindings.values())
+        if used and not item.literal and name not in pipeline_inputs and (item.path or "").startswith(AZURE_LOCATIONS[:4]):
+            raise ArgumentError(
+                f"inputs.{name}: {item.path!r} is an Azure location that cannot be read offline; pass a local copy with {{give}}",
+                argument="inputs",
+                key=name,
+            )
+    for step_name, step in spec.steps.items():
+        for name, binding in step.bindings.items():
+            value = binding.value
+            given = name in step_inputs.get(step_name, {})
+            if value is None or value.literal or given or not (value.path or "").startswith(AZURE_LOCATIONS[:4]):
+                continue
+            raise ArgumentError(
+                f"jobs.{step_name}.inputs.{name}: {value.path!r} is an Azure location that cannot be read offline; "
+                "pass a local copy with {give}",
+                argument="inputs",
+                key=f"{step_name}.{name}",
+            )
+
+
+def run_pipeline(
+    definition: Any,
+    *,
+    settings: Settings | None = None,
+    name: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+    max_total_trials: int | None = None,
+    max_concurrent_trials: int | None = None,
+    keep_going: bool = False,
+    environment: str = "current",
+    on_step: StepHandler | None = None,
+    on_event: EventHandler | None = None,
+    on_prepared: Callable[[PipelineRecord], None] | None = None,
+) -> PipelineRecord:
+    """Read, check and run the pipeline ``definition`` (a YAML path or a ``PipelineJob``) to its end.
+
+    ``inputs``: local overrides, ``NAME`` for a pipeline input and ``STEP.NAME`` for a step's input
+    (``{"sweep_step.data": "iris.csv"}``). ``max_total_trials``, ``max_concurrent_trials`` and ``keep_going``
+    apply to each sweep step; ``environment`` to every step. ``on_step(kind, record, step)`` is called when a step
+    starts and ends (``step_started``, ``step_ended``); ``on_event`` is each step's own event handler;
+    ``on_prepared`` receives the record once it is first saved. Errors in the definition raise
+    ``DefinitionError``; bad arguments ``ArgumentError``, both before anything runs. KeyboardInterrupt stops the
+    running step (recorded as canceled) and propagates.
+    """
+    from azsweep.pipeline_definition import require_pipeline
+    from azsweep.runner.prepare import new_name
+
+    settings = settings or Settings.resolve()
+    d = require_pipeline(definition)
+    spec = d.spec
+    assert spec is not None
+    if name is None and spec.name:
+        name = check_job_name(spec.name, "job.name")
+    name = check_job_name(name, "name") if name is not None else new_name()
+    path = pipeline_file(settings, name)
+    if path.exists() or settings.folder(name).exists():
+        raise ArgumentError(
+            f"{{arg}}: a local job named {name!r} already exists in {settings.home}; choose another {{arg}}", argument="name"
+        )
+    pipeline_inputs, step_inputs = split_inputs(spec, inputs)
+    _check_offline(spec, pipeline_inputs, step_inputs)
+    for step_name in spec.steps:
+        check_job_name(f"{name}_{step_name}", "name")
+    return PipelineRun(
+        spec,
+        settings=settings,
+        name=name,
+        source=str(d.path.resolve()) if d.path else d.source,
+        pipeline_inputs={k: _absolute(v) for k, v in pipeline_inputs.items()},
+        step_inputs=step_inputs,
+        options={
+            "max_total_trials": max_total_trials,
+            "max_concurrent_trials": max_concurrent_trials,
+            "keep_going": keep_going,
+            "environment": environment,
+        },
+        on_step=on_step,
+        on_event=on_event,
+    ).run(on_prepared)
+
+
+class PipelineRun:
+    """Runs a checked pipeline's steps one after another, in dependency order."""
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        *,
+        settings: Settings,
+        name: str,
+        source: str,
+        pipeline_inputs: Mapping[str, str],
+        step_inputs: Mapping[str, Mapping[str, str]],
+        options: Mapping[str, Any],
+        on_step: StepHandler | None = None,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        from azsweep.runner.tracking import Tracker
+
+        self.spec, self.settings, self.name, self.source = spec, settings, name, source
+        self.pipeline_inputs, self.step_inputs, self.options = pipeline_inputs, step_inputs, options
+        self.on_step: StepHandler = on_step or (lambda *_: None)
+        self.on_event = on_event
+        self.tracker = Tracker.for_settings(settings)
+        self.path = pipeline_file(settings, name)
+
+    def run(self, on_prepared: Callable[[PipelineRecord], None] | None = None) -> PipelineRecord:
+        spec = self.spec
+        experiment = spec.experiment_name or "Default"
+        experiment_id = self.tracker.experiment_id(experiment)
+        run_tags = {tags.FOLDER_TAG: str(self.path.parent), **{k: str(v) for k, v in spec.tags.items()}}
+        if spec.display_name:
+            run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
+        run_id = self.tracker.start_parent(experiment_id, self.name, run_tags, run_type="pipeline")
+        record = PipelineRecord(
+            name=self.name,
+            status=JobStatus.RUNNING.value,
+            experiment_name=experiment,
+            experiment_id=experiment_id,
+            run_id=run_id,
+            tracking_uri=self.tracker.uri,
+            source=self.source,
+            steps=[
+                StepRecord(name=s, kind=spec.steps[s].kind, job=f"{self.name}_{s}", upstream=spec.steps[s].upstream)
+                for s in spec.order()
+            ],
+        )
+        record.save(self.path)
+        if on_prepared is not None:
+            on_prepared(record)
+        try:
+            self._run_steps(record)
+        except KeyboardInterrupt:
+            self._finish(record, JobStatus.CANCELED, "interrupted (Ctrl-C)")
+            raise
+        except Exception as exc:
+            self._finish(record, JobStatus.FAILED, f"the pipeline's driver failed: {type(exc).__name__}: {exc}")
+            raise
+        failed = [s for s in record.steps if s.status == JobStatus.FAILED.value]
+        if failed:
+            first = failed[0]
+            self._finish(record, JobStatus.FAILED, f"step {first.name} failed: {first.message}")
+        elif all(s.status == JobStatus.COMPLETED.value for s in record.steps):
+            self._finish(record, JobStatus.COMPLETED, "")
+        else:
+            canceled = next(s for s in record.steps if s.status != JobStatus.COMPLETED.value)
+            self._finish(record, JobStatus.CANCELED, f"step {canceled.name}: {canceled.message}")
+        return record
+
+    def _run_steps(self, record: PipelineRecord) -> None:
+        stop = ""
+        for step_record in record.steps:
+            step = self.spec.steps[step_record.name]
+            blocked = [u for u in step.upstream if record.step(u).status != JobStatus.COMPLETED.value]
+            if blocked or stop:
+                why = f"step {blocked[0]} ended {record.step(blocked[0]).status}" if blocked else stop
+                step_record.status, step_record.message = JobStatus.CANCELED.value, f"not run: {why}"
+                step_record.ended = time.time()
+                record.save(self.path)
+                self.on_step("step_ended", record, step_record)
+                continue
+            try:
+                self._run_step(record, step, step_record)
+            except KeyboardInterrupt:
+                if step_record.status in (NOT_STARTED, JobStatus.RUNNING.value):
+                    step_record.status, step_record.message = JobStatus.CANCELED.value, "interrupted (Ctrl-C)"
+                    step_record.ended = time.time()
+                for later in record.steps:
+                    if later.status == NOT_STARTED:
+                        later.status, later.message = JobStatus.CANCELED.value, "not run: the pipeline was interrupted"
+                record.save(self.path)
+                raise
+            if step_record.status != JobStatus.COMPLETED.value and not self.spec.continue_on_step_failure:
+                stop = f"step {step_record.name} ended {step_record.status} (settings.continue_on_step_failure is false)"
+
+    def _values(self, record: PipelineRecord, step: StepSpec) -> dict[str, str]:
+        """The step's bound inputs, made local: pipeline inputs (or their overrides), upstream outputs' folders."""
+        values: dict[str, str] = {}
+        for key, binding in step.bindings.items():
+            if binding.kind == "parent_input":
+                item = self.spec.inputs[binding.name]
+                if binding.name in self.pipeline_inputs:
+                    values[key] = self.pipeline_inputs[binding.name]
+                elif item.literal:
+                    if item.value is not None:
+                        values[key] = item.value
+                elif item.path:
+                    local = Path(item.path.removeprefix("file://"))
+                    values[key] = str(local if local.is_absolute() else (self.spec.base_dir / local).resolve())
+            elif binding.kind == "step_output":
+                values[key] = record.step(binding.step).outputs[binding.name]
+        return values
+
+    def _run_step(self, record: PipelineRecord, step: StepSpec, step_record: StepRecord) -> None:
+        from azsweep.azure_compat import job_from_rest
+        from azsweep.pipeline_definition import run_props
+        from azsweep.runner.lifecycle import run_prepared
+        from azsweep.runner.prepare import prepare
+
+        given = dict(self.step_inputs.get(step.name, {}))
+        values = self._values(record, step)
+        for key in list(given):
+            if key in step.bindings and not step.bindings[key].is_value:
+                values[key] = _absolute(given.pop(key))  # a local override of a bound input wins
+        job = job_from_rest(run_props(step, values), step.base_dir)
+        sweep_only: dict[str, Any] = {}
+        if step.kind == "sweep":
+            sweep_only = {
+                "max_total_trials": self.options.get("max_total_trials"),
+                "max_concurrent_trials": self.options.get("max_concurrent_trials"),
+                "keep_going": bool(self.options.get("keep_going")),
+            }
+        step_record.started = time.time()
+        step_record.status = JobStatus.RUNNING.value
+        try:
+            prepared = prepare(
+                job,
+                settings=self.settings,
+                name=step_record.job,
+                inputs=given or None,
+                environment=str(self.options.get("environment") or "current"),
+                **sweep_only,
+            )
+        except ArgumentError as exc:
+            raise ArgumentError(
+                exc.template.replace("inputs.", f"jobs.{step.name}.inputs.", 1),
+                argument=exc.argument,
+                key=f"{step.name}.{exc.key}" if exc.key is not None else None,
+            ) from None
+        record.save(self.path)
+        self.on_step("step_started", record, step_record)
+
+        def on_event(kind: str, job_record: SweepRecord, trial: Any) -> None:
+            if kind == "started":
+                step_record.run_id = job_record.parent_run_id
+                self.tracker.set_tags(
+                    job_record.parent_run_id,
+                    {tags.PARENT_TAG: record.run_id, PIPELINE_TAG: record.name, STEP_TAG: step.name},
+                )
+                record.save(self.path)
+            if self.on_event is not None:
+                self.on_event(kind, job_record, trial)
+
+        job_record, _ = run_prepared(prepared, on_event=on_event)
+        self._ended(step, step_record, job_record, prepared.folder)
+        record.save(self.path)
+        self.on_step("step_ended", record, step_record)
+
+    def _ended(self, step: StepSpec, step_record: StepRecord, job_record: SweepRecord, folder: Any) -> None:
+        step_record.ended = time.time()
+        step_record.run_id = step_record.run_id or job_record.parent_run_id
+        status = job_record.status.value
+        message = job_record.message
+        trial: Trial | None
+        if job_record.is_command:
+            trial = job_record.trials[0]
+        else:
+            best = job_record.best()
+            failed = next((t for t in reversed(job_record.trials) if t.status == JobStatus.FAILED), None)
+            trial = best or failed or (job_record.trials[-1] if job_record.trials else None)
+            if status == JobStatus.COMPLETED.value and best is None:
+                status = JobStatus.FAILED.value
+                message = message or f"no trial logged the primary metric {job_record.primary_metric!r}: no best trial"
+            step_record.best_trial = best.name if best is not None else None
+        step_record.log = str(trial.log) if trial is not None and trial.log else ""
+        step_record.status, step_record.message = status, message
+        if status == JobStatus.COMPLETED.value and trial is not None:
+            for output in step.outputs:
+                out = folder.trial(trial.name).output(output)
+                out.mkdir(parents=True, exist_ok=True)  # an output the step left empty is still a folder
+                step_record.outputs[output] = str(out)
+
+    def _finish(self, record: PipelineRecord, status: JobStatus, message: str) -> None:
+        record.status, record.message, record.ended = status.value, message, time.time()
+        for step_name, step in self.spec.steps.items():
+            for output, target in step.output_bindings.items():
+                folder = record.step(step_name).outputs.get(output)
+                if folder:
+                    record.outputs[target] = folder
+        record.save(self.path)
+        run_tags = {tags.STATUS_TAG: status.value}
+        if message:
+            run_tags[tags.MESSAGE_TAG] = message
+        run_tags.update({f"{STEP_TAG}.{s.name}": s.status for s in record.steps})
+        self.tracker.finish(record.run_id, status, run_tags)
