@@ -20,7 +20,7 @@ from azsweep.errors import Problem
 
 MAX_MESSAGE = 800  # a longer message (text azure-ai-ml echoed) is cut here
 YAML_SUFFIXES = (".yml", ".yaml")
-CHECKED_KINDS = ("sweep", "command")
+CHECKED_KINDS = ("sweep", "command", "pipeline")
 JOB_KINDS = (
     "command",
     "sweep",
@@ -150,7 +150,7 @@ def check_file(path: str | Path, *, named: bool = True) -> FileReport:
         return _check_job(path, kind, read.node)
     if kind in JOB_KINDS:
         article = "an" if kind[0] in "aeiou" else "a"
-        note = f"{article} {kind} job: not checked by azsweep (it checks sweep and command jobs)"
+        note = f"{article} {kind} job: not checked by azsweep (it checks sweep, command and pipeline jobs)"
         return FileReport(str(path), kind, False, [_at(read.node, Finding("note", "type", note))])
     if kind in ASSET_TYPES:
         note = f"not a job (type: {kind} is an asset's): not checked by azsweep"
@@ -165,12 +165,32 @@ def check_file(path: str | Path, *, named: bool = True) -> FileReport:
 def _check_job(path: Path, kind: str, node: Any) -> FileReport:
     from azsweep.definition import load_job_spec, load_spec
 
+    if kind == "pipeline":
+        from azsweep.pipeline_definition import read_pipeline
+
+        pipeline = read_pipeline(path)
+        return FileReport(str(path), kind, True, [_at(node, finding(p)) for p in pipeline.problems])
+
     if kind == "sweep":
         _, d = load_spec(path)
     else:
         _, d = load_job_spec(path, commands=True)
     findings = [_at(node, finding(p)) for p in d.problems]
+    if d.job is not None and not d.errors:
+        findings.extend(_at(node, f) for f in environment_notes(d.job, "trial.environment" if kind == "sweep" else "environment"))
     return FileReport(str(path), kind, True, findings)
+
+
+def environment_notes(job: Any, path: str) -> list[Finding]:
+    """For a job whose environment declares packages (a conda file): what its trials run on locally by default, and
+    the declared packages missing here or at another version (a cheap check: nothing is installed)."""
+    from azsweep.runner import environments
+    from azsweep.runner.layout import Settings
+
+    declaration = environments.declaration_of(job, Settings.resolve().assets("environments"))
+    if declaration is None or not declaration.installable:  # named only, or an image: nothing to compare
+        return []
+    return [Finding("note", path, environments.drift_line(declaration))]
 
 
 def finding(problem: Problem) -> Finding:

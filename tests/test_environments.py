@@ -175,3 +175,21 @@ def test_build_installs_the_declared_packages_once_and_trials_run_on_them(tmp_pa
     assert len([line for line in listed.stdout.splitlines() if "python" in line]) == 1  # built once
     pruned = subprocess.run([sys.executable, "-m", "azsweep", "env", "prune"], env=env, capture_output=True, text=True)
     assert pruned.returncode == 0 and not any((tmp_path / "cache").glob("*/azsweep-environment.json"))
+
+
+def test_validate_says_which_declared_packages_differ_here(tmp_path: Path) -> None:
+    (tmp_path / "conda.yml").write_text(
+        "dependencies:\n  - python=3.8\n  - pyyaml=0.1\n  - pip:\n    - azsweep-not-installed==1.0\n"
+    )
+    (tmp_path / "job.yml").write_text(
+        "type: command\ncommand: python x.py\n"
+        "environment:\n  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest\n  conda_file: conda.yml\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "azsweep", "validate", "job.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    import yaml
+
+    note = done.stdout.splitlines()[0]
+    assert note.startswith("job.yml:3:1: note: environment: environment 'inline environment (image mcr.microsoft.com/")
+    assert f"trials run on this Python environment ({sys.prefix}) unless --environment build" in note
+    assert f"pyyaml==0.1.* (here {yaml.__version__})" in note and "azsweep-not-installed (not installed)" in note

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from azsweep.errors import ArgumentError
 from azsweep.runner import Settings
 from azsweep.runner.pipeline import load_pipeline, run_pipeline
 
@@ -270,3 +271,24 @@ def test_microsofts_pipeline_runs_its_sweep_step_and_stops_at_the_metric_its_old
     for i in (0, 1):
         outputs = settings.sweeps / "ms_sweep_step" / "trials" / f"ms_sweep_step_{i}" / "outputs"
         assert (outputs / "model_output" / "MLmodel").is_file() and (outputs / "test_data" / "X_test.csv").is_file()
+
+
+def test_local_client_runs_a_pipeline_and_reads_it_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from azure.ai.ml import load_job
+
+    from azsweep import LocalClient
+
+    path = write_pipeline(tmp_path)
+    ml_client = LocalClient(home=tmp_path / ".azsweep", tracking_uri=f"sqlite:///{tmp_path / '.azsweep' / 'mlflow.db'}")
+    returned = ml_client.jobs.create_or_update(load_job(path), name="lc")  # a PipelineJob, as the SDK gives it
+    assert returned.type == "pipeline" and returned.name == "lc"
+    ml_client.jobs.stream("lc")
+    out = capsys.readouterr().out
+    assert "tune (lc_tune): Completed" in out and out.strip().splitlines()[-1] == "pipeline lc: Completed"
+    job = ml_client.jobs.get("lc")
+    assert job.status == "Completed" and job.properties["steps"]["report"]["status"] == "Completed"
+    children = list(ml_client.jobs.list(parent_job_name="lc"))
+    assert [c.name for c in children] == ["lc_prep_a", "lc_prep_b", "lc_tune", "lc_report"]
+    assert "lc" in [j.name for j in ml_client.jobs.list()]
+    with pytest.raises(ArgumentError, match=r"^name: a local job named 'lc' already exists"):
+        ml_client.jobs.create_or_update(str(path), name="lc")

@@ -29,9 +29,14 @@ def run(capsys, *argv) -> tuple[int, list[str], str]:
 
 
 def _local_folders(job: dict) -> list[str]:
-    """The local folders a job YAML refers to (code, trial.code, environment.build.path)."""
+    """The local folders a job YAML refers to (code, trial.code, environment.build.path; in a pipeline, each step's
+    and its inline component's)."""
     found = []
-    for holder in (job, job.get("trial") if isinstance(job.get("trial"), dict) else {}):
+    steps = [s for s in (job.get("jobs") or {}).values() if isinstance(s, dict)] if isinstance(job.get("jobs"), dict) else []
+    nested = [s.get("component") for s in steps if isinstance(s.get("component"), dict)]
+    nested += [s.get("task") for s in steps if isinstance(s.get("task"), dict)]  # a parallel step's task.code
+    nested += [s.get("trial") for s in steps if isinstance(s.get("trial"), dict)]
+    for holder in (job, job.get("trial") if isinstance(job.get("trial"), dict) else {}, *steps, *nested):
         code = holder.get("code")
         if isinstance(code, str) and ":" not in code:
             found.append(code)
@@ -74,7 +79,7 @@ def test_microsoft_examples_folder_has_no_false_error_and_every_file_is_accounte
     kinds = {o["kind"] for o in files.values()}
     assert {"sweep", "command", "pipeline", "automl", "spark"} <= kinds
     checked = [o for o in files.values() if o["checked"]]
-    assert {o["kind"] for o in checked} == {"sweep", "command"} and len(checked) >= 40
+    assert {o["kind"] for o in checked} == {"sweep", "command", "pipeline"} and len(checked) >= 40
     for o in files.values():
         if not o["checked"] and o["status"] != "invalid":
             assert [p["severity"] for p in o["problems"]] == ["note"] and "not checked by azsweep" in o["problems"][0]["message"]
@@ -135,15 +140,15 @@ def test_github_annotations_escape_newlines_and_percent(tmp_path, capsys):
 
 def test_json_is_one_object_per_file_then_the_summary(sweep_yaml, tmp_path, capsys):
     good, bad = sweep_yaml(), sweep_yaml({"objective.primary_metric": "loss "})
-    pipeline = tmp_path / "pipeline.yml"
-    pipeline.write_text("type: pipeline\njobs: {}\n", encoding="utf-8")
-    code, lines, _ = run(capsys, "--format", "json", good, bad, pipeline)
+    automl = tmp_path / "automl.yml"
+    automl.write_text("type: automl\ntask: classification\n", encoding="utf-8")
+    code, lines, _ = run(capsys, "--format", "json", good, bad, automl)
     assert code == 1
     objects = [json.loads(line) for line in lines]
     assert [o.get("status") for o in objects[:3]] == ["ok", "invalid", "not checked"]
     (problem,) = objects[1]["problems"]
     assert problem["path"] == "objective.primary_metric" and problem["severity"] == "error" and problem["line"] > 0
-    assert objects[2]["kind"] == "pipeline" and objects[2]["problems"][0]["severity"] == "note"
+    assert objects[2]["kind"] == "automl" and objects[2]["problems"][0]["severity"] == "note"
     assert objects[3] == {"summary": "azsweep validate: 3 files: 1 ok, 1 invalid, 1 not checked (1 error, 0 warnings)"}
 
 

@@ -92,6 +92,8 @@ class LocalJobOperations(Operations):
 
         kind = _job_kind(job)
         defaults = self._client.overrides
+        if kind == "pipeline":
+            return self._start_pipeline(job, name, inputs, max_total_trials, max_concurrent_trials, environment)
         if kind == "sweep" and max_total_trials is None:
             max_total_trials = defaults.max_total_trials
         if defaults.inputs:
@@ -146,12 +148,61 @@ class LocalJobOperations(Operations):
             time.sleep(0.05)
         return self.get(prepared.name)
 
+    def _start_pipeline(
+        self,
+        job: Any,
+        name: str | None,
+        inputs: dict[str, str] | None,
+        max_total_trials: int | None,
+        max_concurrent_trials: int | None,
+        environment: str | None,
+    ) -> LocalJob:
+        """A pipeline runs in a thread of this process (its steps' jobs as ``azsweep run`` runs them); returns once
+        its record exists, as ``create_or_update`` returns once Azure has the job."""
+        import threading
+
+        from azsweep.runner.pipeline import run_pipeline
+
+        defaults = self._client.overrides
+        started = threading.Event()
+        outcome: list[_Started | BaseException] = []  # what the caller gets: the started pipeline, or the error
+
+        def prepared(record: Any) -> None:
+            outcome.append(_Started(record.name))
+            started.set()
+
+        def run() -> None:
+            try:
+                run_pipeline(
+                    job,
+                    settings=self._settings,
+                    name=require_name(name, "name") if name is not None else None,
+                    inputs={**defaults.inputs, **(inputs or {})} or None,
+                    max_total_trials=max_total_trials if max_total_trials is not None else defaults.max_total_trials,
+                    max_concurrent_trials=max_concurrent_trials,
+                    environment=environment or defaults.environment or "current",
+                    on_prepared=prepared,
+                )
+            except BaseException as exc:  # before it started: raised to the caller; after: in the pipeline's record
+                outcome.append(exc)
+                started.set()
+
+        threading.Thread(target=run, name="azsweep-pipeline", daemon=False).start()
+        started.wait()
+        first = outcome[0]
+        if not isinstance(first, _Started):
+            raise first
+        return self.get(first.name)
+
     def get(self, name: str) -> LocalJob:
         """The sweep or command job ``name`` (a sweep's best trial in ``properties``) or a trial of a sweep (by its
         job name, e.g. ``keen_otter_x_3``, what ``best_child_run_id`` and ``list(parent_job_name=...)`` give)."""
         name = require_name(name, "name")
         record = self._record(name)
         if record is None:
+            pipeline = self._pipeline(name)
+            if pipeline is not None:
+                return _pipeline_job(pipeline)
             found = self._trial(name)
             if found is not None:
                 return _trial_job(*found)
@@ -189,8 +240,16 @@ class LocalJobOperations(Operations):
         if parent_job_name is None:
             for name in self._settings.sweep_names():
                 yield self.get(name)
+            for pipeline in _pipelines(self._settings):
+                yield _pipeline_job(pipeline)
             return
         parent_job_name = require_name(parent_job_name, "parent_job_name")
+        pipeline = self._pipeline(parent_job_name)
+        if pipeline is not None:  # a pipeline's child jobs: its steps' jobs, as far as they ran
+            for step in pipeline.steps:
+                if self._record(step.job) is not None:
+                    yield self.get(step.job)
+            return
         record = self._record(parent_job_name)
         if record is None:
             raise AzsweepError(f"no local job named {parent_job_name!r} in {self._settings.home}")
@@ -252,6 +311,9 @@ class LocalJobOperations(Operations):
         """Wait for the job to end, printing each trial of a sweep as it ends, or a command job's log as it grows;
         raises ``SweepFailed`` if it failed (as ``MLClient.jobs.stream`` raises for a failed job)."""
         name = require_name(name, "name")
+        if self._pipeline(name) is not None:
+            self._stream_pipeline(name, poll_seconds)
+            return
         printed: set[str] = set()
         folder = self._settings.folder(name)
         record = self._require(name)
@@ -282,6 +344,29 @@ class LocalJobOperations(Operations):
         print(summary + (f" ({record.message})" if record.message else ""))
         if record.status == JobStatus.FAILED:
             raise SweepFailed(f"local sweep {name!r} failed: {record.message}")
+
+    def _stream_pipeline(self, name: str, poll_seconds: float) -> None:
+        """Wait for the pipeline to end, printing each step as it ends; raises ``SweepFailed`` if it failed."""
+        printed: set[str] = set()
+        print(f"streaming local pipeline {name}")
+        while True:
+            pipeline = self._pipeline(name)
+            assert pipeline is not None
+            for step in pipeline.steps:
+                if step.ended is not None and step.name not in printed:
+                    printed.add(step.name)
+                    print(f"{step.name} ({step.job}): {step.status}" + (f" ({step.message})" if step.message else ""))
+            if JobStatus(pipeline.status).terminal:
+                break
+            time.sleep(poll_seconds)
+        print(f"pipeline {name}: {pipeline.status}" + (f" ({pipeline.message})" if pipeline.message else ""))
+        if pipeline.status == JobStatus.FAILED.value:
+            raise SweepFailed(f"local pipeline {name!r} failed: {pipeline.message}")
+
+    def _pipeline(self, name: str) -> Any:
+        from azsweep.runner.pipeline import load_pipeline
+
+        return load_pipeline(name, self._settings)
 
     def _stream_command(self, record: SweepRecord, poll_seconds: float) -> None:
         """As ``az ml job stream`` shows a command job: its run id, then its log as it grows, then a summary."""
@@ -402,6 +487,36 @@ def _trial_job(record: SweepRecord, t: Trial) -> LocalJob:
     )
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A pipeline's record exists: its name."""
+
+    name: str
+
+
+def _pipelines(settings: Settings) -> list[Any]:
+    """Every local pipeline with a record, by name."""
+    from azsweep.runner.pipeline import load_pipeline
+
+    root = settings.home / "pipelines"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return [r for r in (load_pipeline(n, settings) for n in names) if r is not None]
+
+
+def _pipeline_job(pipeline: Any) -> LocalJob:
+    """A pipeline as ``jobs.get`` / ``jobs.list`` return it: its steps' jobs and outputs in ``properties``."""
+    uri = pipeline.tracking_uri
+    steps = {s.name: {"job": s.job, "status": s.status, "outputs": s.outputs} for s in pipeline.steps}
+    return LocalJob(
+        name=pipeline.name,
+        status=pipeline.status,
+        type="pipeline",
+        experiment_name=pipeline.experiment_name,
+        properties={"mlflow.run_id": pipeline.run_id, "steps": steps, "outputs": dict(pipeline.outputs)},
+        studio_url=f"mlflow ui --backend-store-uri {uri}" if uri else None,
+    )
+
+
 def _command_job(record: SweepRecord, folder: Path) -> LocalJob:
     """A command job as ``jobs.get`` / ``jobs.list`` return it."""
     job = record.trials[0]
@@ -426,16 +541,20 @@ def _job_kind(job: Any) -> str:
             argument="job",
         )
     if isinstance(job, (str, os.PathLike)):
-        return "command" if str(_yaml_field(job, "type") or "").lower() == "command" else "sweep"
-    from azure.ai.ml.entities import Command, CommandJob, Job, Sweep
+        kind = str(_yaml_field(job, "type") or "").lower()
+        return kind if kind in ("command", "pipeline") else "sweep"
+    from azure.ai.ml.entities import Command, CommandJob, Job, PipelineJob, Sweep
     from azure.ai.ml.sweep import SweepJob
 
     if isinstance(job, (Command, CommandJob)):
         return "command"
+    if isinstance(job, PipelineJob):
+        return "pipeline"
     if not isinstance(job, Job) or isinstance(job, (Sweep, SweepJob)):
         return "sweep"  # prepare says what is wrong with anything else
     raise ArgumentError(
-        f"{{arg}}: local runs take sweeps and command jobs, got a {type(job).__name__}; submit it with MLClient", argument="job"
+        f"{{arg}}: local runs take sweeps, command jobs and pipelines, got a {type(job).__name__}; submit it with MLClient",
+        argument="job",
     )
 
 

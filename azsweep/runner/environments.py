@@ -110,6 +110,16 @@ def current_notes(declaration: EnvironmentDeclaration | None) -> list[str]:
     return notes
 
 
+def drift_line(declaration: EnvironmentDeclaration) -> str:
+    """One line for ``validate``: what the trials run on by default, and how the declared packages differ here."""
+    found = drift(declaration, _installed_version)
+    differs = f"declared packages that differ here: {found.describe()}" if found else "every declared package is here"
+    return (
+        f"environment {declaration.label!r}: trials run on this Python environment ({sys.prefix}) unless "
+        f"--environment build; {differs}"
+    )
+
+
 def _installed_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
