@@ -170,3 +170,20 @@ def test_step_order_and_cycles() -> None:
     assert step_order({"a": ["b"], "b": ["a"], "c": []}) == ["c"]
     assert find_cycle({"a": ["c"], "b": ["a"], "c": ["b"]}) is not None
     assert find_cycle({"a": [], "b": ["a"], "c": ["a", "b"]}) is None
+
+
+def test_submit_dry_run_of_microsofts_pipeline_sends_nothing_and_says_what_it_could_not_resolve(tmp_path: Path) -> None:
+    import shutil
+
+    from azsweep.submission.dry_run import dry_run
+
+    shutil.copytree(Path(__file__).parent / "azure_examples" / "pipeline-sweep", tmp_path / "p")
+    result = dry_run(str(tmp_path / "p" / "pipeline.yml"))
+    assert result.method == "PUT" and result.url.endswith("/jobs/<generated name>")
+    assert result.body["properties"]["jobType"] == "Pipeline"
+    assert set(result.body["properties"]["jobs"]) == {"sweep_step", "predict_step"}
+    assert sum("registers the pipeline's component azureml_anonymous:" in n for n in result.notes) == 2
+    # the sklearn-1.5 environment lives in Azure's registry: only the workspace can resolve it
+    assert not result.exact and any(
+        n.startswith("not exact: azure-ai-ml needed an answer only the workspace has") for n in result.notes
+    )

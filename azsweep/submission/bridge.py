@@ -137,7 +137,6 @@ def load_submission(job: Any, *, params_override: Sequence[Mapping[str, Any]] | 
     A YAML path is read with ``azure.ai.ml.load_job`` from the user's own file; ``params_override``
     (``--set``) is applied there, as ``az ml job create --set`` does. Objects are used as they are.
     """
-    from azsweep.definition import load_spec
 
     overrides = [dict(o) for o in params_override or []]
     if isinstance(job, (str, os.PathLike)):
@@ -147,33 +146,28 @@ def load_submission(job: Any, *, params_override: Sequence[Mapping[str, Any]] | 
             raise DefinitionError([Problem("error", "", "no such file")], source)
         problems: list[Problem] = []
         if not force:
-            definition = load_spec(load_yaml_job(path, overrides, source) if overrides else path)[1]
-            problems = definition.problems
-            if definition.errors:
-                raise DefinitionError(problems, source)
+            problems = _check(load_yaml_job(path, overrides, source) if overrides else path, source)
         built = load_yaml_job(path, overrides, source)  # a fresh load: exactly what az ml job create would send
         submission = Submission(built, source, problems, path, overrides, checked=not force)
     else:
         if overrides:
             raise AzsweepError("params_override (--set) applies to YAML files; change the object's attributes instead")
         source = f"<{type(job).__name__}>"
-        if not _is_sweep(job):
+        if not _is_sweep(job) and not _is_pipeline(job):
             raise DefinitionError(
                 [
                     Problem(
                         "error",
                         "",
-                        f"expected a sweep: a YAML path, a SweepJob, or the node .sweep() returns (got {type(job).__name__})",
+                        "expected a sweep (a YAML path, a SweepJob, or the node .sweep() returns) or a pipeline job "
+                        f"(got {type(job).__name__})",
                     )
                 ],
                 source,
             )
         problems = []
         if not force:
-            definition = load_spec(job)[1]
-            problems = definition.problems
-            if definition.errors:
-                raise DefinitionError(problems, source)
+            problems = _check(job, source)
         submission = Submission(job, source, problems, checked=not force)
     _refuse_local_compute(submission)
     return submission
@@ -189,6 +183,26 @@ def load_yaml_job(path: Path, overrides: list[dict[str, Any]], source: str) -> A
         return load_job(source=path, params_override=overrides or None)
     except Exception as exc:  # azure-ai-ml raises several unrelated types; each becomes one line per field
         raise DefinitionError(translate_sdk_error(exc), source) from exc
+
+
+def _check(job: Any, source: str) -> list[Problem]:
+    """azsweep's rules for a sweep or a pipeline with sweep steps; errors raise ``DefinitionError``."""
+    from azsweep.definition import load_spec
+    from azsweep.pipeline_definition import is_pipeline, read_pipeline
+
+    if _is_pipeline(job) or (isinstance(job, (str, os.PathLike)) and is_pipeline(job)):
+        problems = read_pipeline(job).problems
+    else:
+        problems = load_spec(job)[1].problems
+    if any(p.severity == "error" for p in problems):
+        raise DefinitionError(problems, source)
+    return problems
+
+
+def _is_pipeline(job: Any) -> bool:
+    from azure.ai.ml.entities import PipelineJob
+
+    return isinstance(job, PipelineJob)
 
 
 def _is_sweep(job: Any) -> bool:

@@ -262,6 +262,12 @@ class OfflineTransport(HttpTransport):
                 "(PUT .../environments/...) before the job"
             )
             return 200, {**r.body, "id": path, "name": version, "type": "environments/versions"}
+        if r.method == "PUT" and re.search(r"/components/[^/]+/versions/[^/]+$", path) and isinstance(r.body, dict):
+            name, version = path.split("/components/", 1)[1].split("/versions/")
+            self.notes.append(
+                f"a real submit registers the pipeline's component {name}:{version} (PUT .../components/...) before the job"
+            )
+            return 200, {**r.body, "id": path, "name": version, "type": "components/versions"}
         return 404, {"error": {"code": "NotFound", "message": "azsweep dry run: only the workspace can answer this"}}
 
 
