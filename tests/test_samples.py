@@ -95,3 +95,24 @@ def test_run_sweep_script_runs_on_a_tiny_budget(script, isolated):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "best trial:" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_pipeline_sample_validates_and_runs(tmp_path):
+    pipeline = SAMPLES / "pipeline-sweep" / "pipeline.yml"
+    env = {**os.environ, "AZSWEEP_HOME": str(tmp_path / ".azsweep")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    checked = subprocess.run(
+        [sys.executable, "-m", "azsweep", "validate", str(pipeline)], capture_output=True, text=True, env=env
+    )
+    assert checked.returncode == 0 and ": error:" not in checked.stdout, checked.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "azsweep", "run", str(pipeline), "--name", "sample", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = next((tmp_path / ".azsweep").rglob("report.txt"))
+    assert report.read_text() == "report of x=3 sweep_env=3 a=hello world"  # the best trial (x = offset 3) fed the report
