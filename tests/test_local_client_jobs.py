@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.ai.ml import command
-from azure.ai.ml.dsl import pipeline
 
 import azsweep.runner
 from azsweep import LocalClient
@@ -94,17 +92,15 @@ def test_no_job_is_an_argument_error_naming_the_argument(client: LocalClient) ->
         client.create_or_update(None)
 
 
-def test_a_pipeline_job_is_refused_by_its_type(client: LocalClient) -> None:
-    step = command(command="echo hi", environment="env@latest")
+def test_a_job_kind_that_does_not_run_locally_is_refused_by_its_type(client: LocalClient) -> None:
+    from azure.ai.ml import spark
 
-    @pipeline(compute="cpu-cluster")
-    def one_step() -> None:
-        step()
-
+    job = spark(code="./src", entry={"file": "main.py"}, driver_cores=1, driver_memory="1g", executor_cores=1,
+                executor_memory="1g", executor_instances=1)  # fmt: skip
     with pytest.raises(
-        ArgumentError, match=r"^job: local runs take sweeps and command jobs, got a PipelineJob; submit it with MLClient$"
+        ArgumentError, match=r"^job: local runs take sweeps, command jobs and pipelines, got a Spark; submit it with MLClient$"
     ):
-        client.jobs.create_or_update(one_step())
+        client.jobs.create_or_update(job)
 
 
 @pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED])

@@ -22,9 +22,9 @@ class Observation:
 
 
 def fresh_seed() -> int:
-    """A new random seed (recorded by the caller so a run can be repeated)."""
+    """A new random seed (recorded by the caller so a run can be repeated), within Azure's int32 seed range."""
     entropy = cast(int, np.random.SeedSequence().entropy)  # a SeedSequence made without entropy draws an int
-    return entropy % (2**32)
+    return entropy % (2**31)
 
 
 class Sampler(ABC):
