@@ -292,3 +292,17 @@ def test_local_client_runs_a_pipeline_and_reads_it_back(tmp_path: Path, capsys: 
     assert "lc" in [j.name for j in ml_client.jobs.list()]
     with pytest.raises(ArgumentError, match=r"^name: a local job named 'lc' already exists"):
         ml_client.jobs.create_or_update(str(path), name="lc")
+
+
+def test_a_smoke_run_gives_each_sweep_step_two_short_trials(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path)
+    settings = Settings.resolve(home=tmp_path / ".azsweep")
+    record = run_pipeline(path, settings=settings, name="smoke", smoke=True)
+    assert record.status == "Completed", record.message
+    from azsweep.runner.record import RecordedDefinition, SweepRecord
+
+    tune = SweepRecord.load(settings.folder("smoke_tune"))
+    assert tune is not None and len(tune.trials) == 2  # the sweep step's 5 trials, 2 in a smoke run
+    recorded = RecordedDefinition.load(settings.folder("smoke_tune"))
+    assert recorded is not None and recorded.overrides.get("smoke") is True
+    assert SweepRecord.load(settings.folder("smoke_prep_a")).is_command  # command steps run once, as always

@@ -17,9 +17,8 @@ def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: 
     per finished trial of a sweep step, then the steps' table; exit 1 unless every step completed."""
     from azsweep.runner.pipeline import run_pipeline
 
-    for flag, given in (("--resume", args.resume), ("--smoke", args.smoke), ("--gpus", args.gpus is not None)):
-        if given:
-            return cli.usage(f"{flag} is not available for pipeline jobs yet (each step runs as a new local job)")
+    if args.resume:
+        return cli.usage("--resume is not available for pipeline jobs yet (each step runs as a new local job)")
 
     def on_step(kind: str, record: Any, step: Any) -> None:
         if args.json:
@@ -50,6 +49,9 @@ def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: 
             max_concurrent_trials=args.max_concurrent_trials,
             keep_going=args.keep_going,
             environment=args.environment,
+            smoke=args.smoke,
+            gpus=args.gpus,
+            gpus_per_trial=args.gpus_per_trial,
             on_step=on_step,
             on_event=on_event,
         )

@@ -176,6 +176,9 @@ def run_pipeline(
     max_concurrent_trials: int | None = None,
     keep_going: bool = False,
     environment: str = "current",
+    smoke: bool = False,
+    gpus: str | int | list[str] | None = None,
+    gpus_per_trial: float | None = None,
     on_step: StepHandler | None = None,
     on_event: EventHandler | None = None,
     on_prepared: Callable[[PipelineRecord], None] | None = None,
@@ -183,8 +186,9 @@ def run_pipeline(
     """Read, check and run the pipeline ``definition`` (a YAML path or a ``PipelineJob``) to its end.
 
     ``inputs``: local overrides, ``NAME`` for a pipeline input and ``STEP.NAME`` for a step's input
-    (``{"sweep_step.data": "iris.csv"}``). ``max_total_trials``, ``max_concurrent_trials`` and ``keep_going``
-    apply to each sweep step; ``environment`` to every step. ``on_step(kind, record, step)`` is called when a step
+    (``{"sweep_step.data": "iris.csv"}``). ``max_total_trials``, ``max_concurrent_trials``, ``keep_going`` and
+    ``smoke`` (2 short trials, no early termination) apply to each sweep step; ``environment``, ``gpus`` and
+    ``gpus_per_trial`` to every step. ``on_step(kind, record, step)`` is called when a step
     starts and ends (``step_started``, ``step_ended``); ``on_event`` is each step's own event handler;
     ``on_prepared`` receives the record once it is first saved. Errors in the definition raise
     ``DefinitionError``; bad arguments ``ArgumentError``, both before anything runs. KeyboardInterrupt stops the
@@ -221,6 +225,9 @@ def run_pipeline(
             "max_concurrent_trials": max_concurrent_trials,
             "keep_going": keep_going,
             "environment": environment,
+            "smoke": smoke,
+            "gpus": gpus,
+            "gpus_per_trial": gpus_per_trial,
         },
         on_step=on_step,
         on_event=on_event,
@@ -357,6 +364,7 @@ class PipelineRun:
                 "max_total_trials": self.options.get("max_total_trials"),
                 "max_concurrent_trials": self.options.get("max_concurrent_trials"),
                 "keep_going": bool(self.options.get("keep_going")),
+                "smoke": bool(self.options.get("smoke")),
             }
         step_record.started = time.time()
         step_record.status = JobStatus.RUNNING.value
@@ -367,6 +375,8 @@ class PipelineRun:
                 name=step_record.job,
                 inputs=given or None,
                 environment=str(self.options.get("environment") or "current"),
+                gpus=self.options.get("gpus"),
+                gpus_per_trial=self.options.get("gpus_per_trial"),
                 **sweep_only,
             )
         except ArgumentError as exc:
