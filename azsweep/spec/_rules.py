@@ -375,7 +375,6 @@ def build_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple
     trial = _trial(top["trial"], names, inputs, outputs, out)
     if out.failed or space is None or algorithm is None or objective is None or limits is None or trial is None:
         return None, out.problems
-    compute = top["compute"]
     spec = SweepSpec(
         search_space=space,
         algorithm=algorithm,
@@ -385,15 +384,23 @@ def build_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") -> tuple
         policy=policy,
         inputs=inputs,
         outputs=outputs,
-        name=top["name"],
-        display_name=top["display_name"],
-        experiment_name=top["experiment_name"],
-        description=top["description"],
-        tags=dict(top["tags"] or {}),
-        compute=str(compute) if compute else None,
-        base_dir=Path(base_dir),
+        **_job_fields(top, base_dir),
     )
     return spec, out.problems
+
+
+def _job_fields(top: Mapping[str, Any], base_dir: Path | str) -> dict[str, Any]:
+    """What every job spec holds besides its own sections: names, description, tags, compute, its folder."""
+    compute = top["compute"]
+    return {
+        "name": top["name"],
+        "display_name": top["display_name"],
+        "experiment_name": top["experiment_name"],
+        "description": top["description"],
+        "tags": dict(top["tags"] or {}),
+        "compute": str(compute) if compute else None,
+        "base_dir": Path(base_dir),
+    }
 
 
 def _budget_warnings(kind: str, space: SearchSpace, limits: Limits, out: _Collector) -> None:
@@ -477,20 +484,7 @@ def build_command_spec(props: Mapping[str, Any], *, base_dir: Path | str = ".") 
         out.invalid(exc)
     if out.failed or trial is None:
         return None, out.problems
-    compute = top["compute"]
-    spec = CommandSpec(
-        trial=trial,
-        inputs=inputs,
-        outputs=outputs,
-        timeout=timeout,
-        name=top["name"],
-        display_name=top["display_name"],
-        experiment_name=top["experiment_name"],
-        description=top["description"],
-        tags=dict(top["tags"] or {}),
-        compute=str(compute) if compute else None,
-        base_dir=Path(base_dir),
-    )
+    spec = CommandSpec(trial=trial, inputs=inputs, outputs=outputs, timeout=timeout, **_job_fields(top, base_dir))
     return spec, out.problems
 
 
