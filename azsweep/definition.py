@@ -396,10 +396,18 @@ def _component_code(d: Definition) -> None:
     trial = getattr(d.job, "trial", None)
     code = d.props.get("trial", {}).get("codeId") if d.props else None
     folder = base_path(trial) if trial is not None else None
-    if not isinstance(code, str) or not folder or "://" in code or ":" in code.split("/")[0] or Path(code).is_absolute():
-        return
-    assert d.props is not None
-    d.props["trial"]["codeId"] = str((Path(folder) / code).resolve())
+    resolved = component_code(code, folder) if folder else None
+    if resolved is not None:
+        assert d.props is not None
+        d.props["trial"]["codeId"] = resolved
+
+
+def component_code(code: Any, folder: str | Path) -> str | None:
+    """A component's relative local ``code`` as the absolute folder it names (against the component's ``folder``);
+    None for anything else (an asset id, a URL, an absolute path, nothing)."""
+    if not isinstance(code, str) or not code or "://" in code or ":" in code.split("/")[0] or Path(code).is_absolute():
+        return None
+    return str((Path(folder) / code).resolve())
 
 
 def _to_props(d: Definition) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from azsweep.azure_compat import as_job, base_path, rest_body
+from azsweep.definition import component_code
 from azsweep.errors import DefinitionError, Problem
 from azsweep.pipeline_spec import (
     STEP_KINDS,
@@ -367,15 +368,9 @@ def _complete(
     the component's defaults for inputs the node leaves unbound, the pipeline's compute and experiment."""
     holder = props.get("trial") if kind == "sweep" else props
     if isinstance(holder, dict):
-        code = holder.get("codeId")
-        if (
-            isinstance(code, str)
-            and code
-            and "://" not in code
-            and ":" not in code.split("/")[0]
-            and not Path(code).is_absolute()
-        ):
-            holder["codeId"] = str((comp_base / code).resolve())
+        code = component_code(holder.get("codeId"), comp_base)
+        if code is not None:
+            holder["codeId"] = code
     inputs = props.setdefault("inputs", {}) or {}
     props["inputs"] = inputs
     for key, item in declared.items():

@@ -147,7 +147,7 @@ def test_microsofts_sweep_component_with_pip_install_mlflow_leaves_azsweeps_mlfl
     """Needs PyPI (the component installs ``mlflow<2.19``, as it does on Azure)."""
     from sklearn.datasets import load_iris
 
-    shutil.copytree(EXAMPLES / "sweep-component", project / "component")
+    shutil.copytree(EXAMPLES / "pipeline-sweep", project / "component")  # its train.yml, the sweep step's component
     iris = load_iris(as_frame=True).frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
     iris = iris.rename(columns={"target": "species"})
     iris.to_csv(project / "iris.csv", index=False)

@@ -11,7 +11,6 @@ the message says how, and what its log said last), or Canceled (``cancel()``, a 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import POLL_SECONDS, Clock, EventHandler, Launcher, SystemClock, TrackingStore, TrialHandle
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time, snapshot
-from azsweep.runner.record import JobStatus, SweepRecord, Trial, failure_reason
+from azsweep.runner.record import JobStatus, SweepRecord, Trial, attempt_each, failure_reason
 from azsweep.runner.trial import code_dir, start_process, upload_artifacts
 from azsweep.spec import CommandSpec
 from azsweep.workspace_config import local_workspace
@@ -228,15 +227,14 @@ class CommandJobRunner:
             return  # the job was recorded as ended; what failed came after
         trial.status, trial.exit_code, trial.reason, trial.ended = JobStatus.FAILED, code, reason, self.clock.time()
         record.status, record.message, record.ended = JobStatus.FAILED, reason, trial.ended
-        steps: list[Callable[[], object]] = [
-            lambda: self.tracker.finish(
-                trial.run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.REASON_TAG: reason}
-            ),
-            lambda: self.journal.append("job_ended", status=JobStatus.FAILED.value, exit_code=code, message=reason),
-            lambda: record.save(self.folder),
-            lambda: self.on_event("trial_ended", record, trial),
-            lambda: self.on_event("finished", record, None),
-        ]
-        for step in steps:
-            with suppress(Exception):
-                step()
+        attempt_each(
+            [
+                lambda: self.tracker.finish(
+                    trial.run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.REASON_TAG: reason}
+                ),
+                lambda: self.journal.append("job_ended", status=JobStatus.FAILED.value, exit_code=code, message=reason),
+                lambda: record.save(self.folder),
+                lambda: self.on_event("trial_ended", record, trial),
+                lambda: self.on_event("finished", record, None),
+            ]
+        )

@@ -34,7 +34,7 @@ from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.process import KILL_GRACE_SECONDS, exit_reason, failed_trial_line, last_line, process_start_time
-from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial, failure_reason
+from azsweep.runner.record import STOPPED_BY_POLICY, JobStatus, SweepRecord, Trial, attempt_each, failure_reason
 from azsweep.runner.tracking import RunState
 from azsweep.runner.trial import start_process, upload_artifacts
 from azsweep.samplers import Observation, Sampler, make_sampler
@@ -636,17 +636,16 @@ class SweepRunner:
                 )
         record = self.record
         record.status, record.message, record.ended = JobStatus.FAILED, reason, now
-        steps: list[Callable[[], object]] = [
-            lambda: self.tracker.finish(
-                record.parent_run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.MESSAGE_TAG: reason}
-            ),
-            lambda: self.journal.append("sweep_ended", status=JobStatus.FAILED.value, message=reason, resumable=True),
-            lambda: record.save(self.folder),
-            lambda: self.on_event("finished", record, None),
-        ]
-        for step in steps:
-            with suppress(Exception):
-                step()
+        attempt_each(
+            [
+                lambda: self.tracker.finish(
+                    record.parent_run_id, JobStatus.FAILED, {tags.STATUS_TAG: JobStatus.FAILED.value, tags.MESSAGE_TAG: reason}
+                ),
+                lambda: self.journal.append("sweep_ended", status=JobStatus.FAILED.value, message=reason, resumable=True),
+                lambda: record.save(self.folder),
+                lambda: self.on_event("finished", record, None),
+            ]
+        )
 
     def _close_ended_run(self, trial: Trial) -> None:
         """A trial that ended (its status known) but whose run the error left open: closed with that status."""

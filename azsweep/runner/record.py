@@ -8,9 +8,11 @@ record is read by ``tracking.read_sweep`` into the same types).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from functools import cached_property
@@ -92,6 +94,13 @@ def failure_reason(what: str, exc: BaseException) -> str:
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 3] + "..."
     return f"{what}: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def attempt_each(steps: Iterable[Callable[[], object]]) -> None:
+    """Run every step even when some raise (closing a job after an error: each part is tried on its own)."""
+    for step in steps:
+        with contextlib.suppress(Exception):
+            step()
 
 
 @dataclass
