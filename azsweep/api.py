@@ -14,7 +14,8 @@ from azsweep.spec import Algorithm, check_algorithm_rules, distribution_wire, ha
 def validate(definition: Any) -> list[Problem]:
     """Every problem found in a job (errors and warnings): a YAML path (a sweep or command job; any other file
     gets one warning saying azsweep does not check it, as ``azsweep validate`` notes), a ``SweepJob``, a
-    ``.sweep()`` node, or a command job (``command(...)``, a ``CommandJob``)."""
+    ``.sweep()`` node, a command job (``command(...)``, a ``CommandJob``) or a pipeline (a ``PipelineJob``,
+    e.g. from a ``@pipeline`` function)."""
     import os
 
     if isinstance(definition, (str, os.PathLike)):
@@ -23,7 +24,10 @@ def validate(definition: Any) -> list[Problem]:
         report = check_file(os.fspath(definition))
         return [Problem("error" if f.severity == "error" else "warning", f.path, f.message) for f in report.findings]
     from azsweep.definition import load_job_spec
+    from azsweep.pipeline_definition import is_pipeline, read_pipeline
 
+    if is_pipeline(definition):
+        return read_pipeline(definition).problems
     return load_job_spec(definition, commands=True)[1].problems
 
 

@@ -55,8 +55,56 @@ def job_from_rest(props: Mapping[str, Any], base_dir: str | Path) -> Any:
 
 def as_job(job: Any) -> Any:
     """The job a node stands for (a ``SweepJob`` for ``.sweep()``, a ``CommandJob`` for ``command(...)``);
-    any other job as it is."""
-    return job._to_job() if hasattr(job, "_to_job") else job
+    any other job as it is. The node is left as it was.
+
+    azure-ai-ml's ``Sweep._to_job`` rewrites the trial component's command in place (``${{inputs.lr}}``
+    becomes ``${{search_space.lr}}``); inside a pipeline that component must keep its inputs, or a later
+    submit of the pipeline is refused. The sweep job gets a copy of the component with the new command.
+    """
+    if not hasattr(job, "_to_job"):
+        return job
+    trial = getattr(job, "trial", None)
+    command = getattr(trial, "command", None)
+    converted = job._to_job()
+    if trial is not None and getattr(trial, "command", None) != command:
+        converted.trial = deep_copy(trial)
+        trial.command = command
+    return converted
+
+
+def deep_copy(job: Any) -> Any:
+    """A deep copy of an azure-ai-ml job object, a pipeline built with ``@pipeline`` included.
+
+    A pipeline node keeps its inputs and outputs in dicts that answer a missing attribute with ``KeyError``,
+    which ``copy.deepcopy`` cannot take; while copying, they are copied item by item (the links between
+    nodes, an input bound to another node's output, point into the copy).
+    """
+    import copy
+
+    try:
+        from azure.ai.ml.entities._job.pipeline._io import attr_dict
+    except ImportError:
+        return copy.deepcopy(job)
+
+    def copy_items(self: dict[str, Any], memo: dict[int, Any]) -> dict[str, Any]:
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.items():
+            dict.__setitem__(new, key, copy.deepcopy(value, memo))
+        for key, value in vars(self).items():
+            object.__setattr__(new, key, copy.deepcopy(value, memo))
+        return new
+
+    classes = [
+        c for c in vars(attr_dict).values() if isinstance(c, type) and issubclass(c, dict) and "__deepcopy__" not in vars(c)
+    ]
+    for cls in classes:
+        cls.__deepcopy__ = copy_items  # type: ignore[attr-defined]
+    try:
+        return copy.deepcopy(job)
+    finally:
+        for cls in classes:
+            del cls.__deepcopy__  # type: ignore[attr-defined]
 
 
 def base_path(job: Any) -> str | None:

@@ -342,12 +342,15 @@ def _standalone_io(
     bindings: Mapping[str, Binding],
 ) -> None:
     """The step's job as it runs alone: every component output (a node output bound to the pipeline's is the
-    component's output), and the component's default for each input the node leaves unbound."""
+    component's output), each input bound to a pipeline input or a step output as its binding's text (the SDK
+    gives the job an upstream node's output object there, the YAML the text), and the component's default for
+    each input the node leaves unbound."""
     from azure.ai.ml import Output
 
     job.outputs = {key: Output(type=kind) for key, kind in outputs.items()}
     given = {key: _raw(value) for key, value in (getattr(job, "inputs", None) or {}).items()}
     given = {key: value for key, value in given.items() if value is not None}
+    given.update({key: binding.text for key, binding in bindings.items() if not binding.is_value and binding.text})
     for key, item in declared.items():
         if key not in given and key not in swept and key not in bindings and item.default is not None:
             given[key] = item.default

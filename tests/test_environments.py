@@ -74,10 +74,12 @@ def test_an_image_only_environment_says_why_it_is_not_used(tmp_path: Path, monke
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker, no podman
     declared = EnvironmentDeclaration(label="inline environment (image x)", image="mcr.microsoft.com/x:latest")
-    _, notes = base_for("build", declared, cache=tmp_path / "cache")
-    assert notes == [
-        "note: environment 'inline environment (image x)' is an image only (mcr.microsoft.com/x:latest) and neither "
-        f"docker nor podman is installed here; trials use this Python environment ({sys.prefix}), each in its own overlay"
+    monkeypatch.delenv("AZSWEEP_CONTAINER_RUNTIME", raising=False)
+    base, notes = base_for("build", declared, cache=tmp_path / "cache")
+    assert base.container is None and notes == [
+        "note: environment 'inline environment (image x)' is an image only (mcr.microsoft.com/x:latest) and cannot be run "
+        f"here: neither docker nor podman is installed; trials use this Python environment ({sys.prefix}), each in its "
+        "own overlay"
     ]
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azsweep.errors import SweepFailed
 from azsweep.runner.isolation import BaseEnvironment, make_overlay
 
 PACKAGE = "types-PyYAML"  # pure Python, small, in the dev dependencies, imported by nothing at run time
@@ -174,14 +173,16 @@ def test_microsofts_sweep_component_with_pip_install_mlflow_leaves_azsweeps_mlfl
     before = environment_fingerprint()
     ml_client = LocalClient()
     returned = ml_client.jobs.create_or_update(sweep, name="component", max_concurrent_trials=2)
-    with pytest.raises(SweepFailed, match="no trial logged the primary metric 'training_f1_score'"):
-        ml_client.jobs.stream(returned.name)
-    # the trials ran to the end with their own MLflow 2.18; that MLflow cannot write to the SQLite store azsweep's
-    # MLflow made (it imports a pool SQLAlchemy 2.1 removed, and the store's schema is newer), so nothing was logged:
-    # the README says so, and how to give such trials a tracking server instead
-    assert [t.status for t in ml_client.jobs.list(parent_job_name="component")] == ["Completed", "Completed"]
+    ml_client.jobs.stream(returned.name)
+    # the trials ran with their own MLflow 2.18, which cannot open the SQLite store azsweep's MLflow made (its schema
+    # is newer): they logged through a tracking server on that store, as trials on Azure log through its service
+    trials = list(ml_client.jobs.list(parent_job_name="component"))
+    assert [t.status for t in trials] == ["Completed", "Completed"]
+    assert ml_client.jobs.get("component").status == "Completed"
+    scores = [t.score for t in trials]  # training_f1_score, logged by each trial's MLflow 2.18
+    assert all(score is not None and 0 < score <= 1 for score in scores), scores
     log = (project / ".azsweep/sweeps/component/trials/component_0/user_logs/std_log.txt").read_text()
-    assert "Encountered unexpected error during sklearn autologging" in log
+    assert "Encountered unexpected error" not in log
     assert environment_fingerprint() == before and importlib.metadata.version("mlflow") == mlflow_before
     trial_env = project / ".azsweep/sweeps/component/trials/component_0/env"
     seen = subprocess.run(

@@ -8,7 +8,9 @@ training scripts are Microsoft's own (scikit-learn with ``mlflow.sklearn.autolog
 The one change: ``MLClient(`` becomes ``LocalClient(``; in the LightGBM notebook that call also gets
 ``inputs={"iris_csv": <a local iris.csv>}`` (its public URLs cannot be read offline; the file is
 written from scikit-learn's bundled copy of the iris data) and ``max_total_trials=4`` (the notebook's
-two sweeps of 20 trials each, 4 each here, for the suite's time). Cells that cannot run here are
+two sweeps of 20 trials each, 4 each here, for the suite's time). In the pipeline notebook (1c),
+``MLClient.from_config(`` becomes ``LocalClient.from_config(``, with ``inputs={"sweep_step.data": <iris.csv>}``
+(the sweep step's blob input) and ``max_total_trials=2`` (20 as written). Cells that cannot run here are
 skipped by ``SKIPPED``, with the reason, never edited.
 """
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 SKLEARN = NOTEBOOKS / "sklearn-iris" / "train-hyperparameter-tune-with-sklearn.ipynb"
 LIGHTGBM = NOTEBOOKS / "lightgbm-iris" / "lightgbm-iris-sweep.ipynb"
+PIPELINE = NOTEBOOKS / "pipeline-sweep" / "pipeline_with_hyperparameter_sweep.ipynb"
 
 # cells not run, by notebook and cell number (the index in the .ipynb's cell list), with the reason
 SKIPPED = {
@@ -54,13 +57,27 @@ def code_cells(notebook: Path) -> list[Cell]:
 
 
 def local_client_cell(source: str, extra: str = "") -> str:
-    """The one change: ``MLClient(...)`` becomes ``LocalClient(...)``, with ``extra`` keyword arguments."""
-    assert source.count("MLClient(") == 1
-    changed = source.replace("MLClient(", "LocalClient(")
+    """The one change: ``MLClient(...)`` (or ``MLClient.from_config(...)``) becomes ``LocalClient(...)``
+    (``LocalClient.from_config(...)``), with ``extra`` keyword arguments added to that call."""
+    assert source.count("MLClient") == 1
+    changed = source.replace("MLClient", "LocalClient")
     if extra:
-        close = changed.rindex(")")
-        changed = changed[:close].rstrip().rstrip(",") + f", {extra}\n" + changed[close:]
+        line = next(n for n, text in enumerate(changed.splitlines()) if "LocalClient" in text)
+        lines = changed.splitlines()
+        call = "\n".join(lines[line:])
+        close = _closing_paren(call, call.index("("))
+        call = call[:close].rstrip().rstrip(",") + f", {extra}" + call[close:]
+        changed = "\n".join([*lines[:line], call]) + ("\n" if source.endswith("\n") else "")
     return changed
+
+
+def _closing_paren(text: str, opening: int) -> int:
+    depth = 0
+    for i in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise AssertionError(f"no closing parenthesis in {text!r}")
 
 
 class Notebook:
@@ -218,3 +235,36 @@ def print_cells(notebook: Notebook) -> None:
     """What happened to each cell (``pytest -s`` shows it; the closing note of the issue quotes it)."""
     for number, what in notebook.ran:
         print(f"{notebook.path.name} cell {number}: {what}")
+
+
+def test_the_pipeline_with_hyperparameter_sweep_notebook_runs_as_written(shell: Any, tmp_path: Path) -> None:
+    """The 1c notebook: a ``@pipeline`` whose sweep node comes from ``train_model.sweep(...)`` and whose scoring
+    step reads the sweep's ``model_output`` and ``test_data``. Needs PyPI: its components install ``mlflow<2.19``
+    in each trial's own environment, as on Azure."""
+    import shutil
+
+    for name in ("train.yml", "predict.yml", "train-src", "predict-src"):  # the notebook's folder
+        source = PIPELINE.parent / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    iris = write_iris_csv(tmp_path / "iris.csv")
+    notebook = Notebook(PIPELINE, shell)
+    cells = {c.number: c for c in code_cells(PIPELINE)}
+    changed = local_client_cell(cells[6].source, f'inputs={{"sweep_step.data": {str(iris)!r}}}, max_total_trials=2')
+    assert 'ml_client = LocalClient.from_config(credential=credential, inputs={"sweep_step.data": ' in changed
+    ns = notebook.run({6: changed})
+
+    ml_client = ns["ml_client"]
+    pipeline = ml_client.jobs.get(ns["pipeline_job"].name)
+    assert pipeline.type == "pipeline" and pipeline.status == "Completed"
+    assert pipeline.experiment_name == "pipeline_samples"  # cell 10's experiment_name
+    steps = pipeline.properties["steps"]
+    assert {name: step["status"] for name, step in steps.items()} == {"sweep_step": "Completed", "score_data": "Completed"}
+    sweep = ml_client.jobs.get(steps["sweep_step"]["job"])
+    trials = list(ml_client.jobs.list(parent_job_name=sweep.name))
+    assert len(trials) == 2 and all(t.score is not None for t in trials)  # training_f1_score, logged by MLflow 2.18
+    best = min(trials, key=lambda t: t.score)  # goal="minimize", as written
+    assert sweep.properties["best_child_run_id"] == best.name
+    result = Path(steps["score_data"]["outputs"]["predict_result"]) / "predict_result.csv"
+    predicted = result.read_text().splitlines()
+    assert predicted[0].endswith("species,predict") and len(predicted) == 31  # the best trial's 30 test rows
+    print_cells(notebook)

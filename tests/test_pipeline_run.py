@@ -244,33 +244,60 @@ def test_an_azure_location_without_a_local_copy_is_refused_before_anything_runs(
         run_pipeline(path, settings=settings, name="x", inputs={"nope": "1"})
 
 
-def test_microsofts_pipeline_runs_its_sweep_step_and_stops_at_the_metric_its_old_mlflow_cannot_log(tmp_path: Path) -> None:
-    """Needs PyPI: both components install ``mlflow<2.19`` into each trial's own environment, as on Azure. That
-    MLflow cannot write to the SQLite store azsweep's MLflow made (``tests/test_isolation.py``), so no trial logs
-    ``training_f1_score``: the trials complete and write their outputs, the sweep step fails for want of a best
-    trial, and ``predict_step`` is not run."""
+def test_microsofts_pipeline_runs_end_to_end_as_written(tmp_path: Path) -> None:
+    """Microsoft's ``pipeline_with_hyperparameter_sweep``, unchanged, through ``azsweep run`` with a local iris CSV
+    for its blob input. Needs PyPI: both components install ``mlflow<2.19`` into each trial's own environment,
+    as on Azure; that MLflow cannot open azsweep's SQLite store, so its trials log through a tracking server on
+    the store. The sweep step picks its best trial by ``training_f1_score``, ``predict_step`` gets that trial's
+    ``model_output`` and ``test_data`` and writes its predictions, and azsweep's own MLflow is untouched."""
     import shutil
+    from importlib import metadata
 
+    from mlflow.tracking import MlflowClient
     from test_local_client_notebooks import write_iris_csv
 
     shutil.copytree(Path(__file__).parent / "azure_examples" / "pipeline-sweep", tmp_path / "p")
     iris = write_iris_csv(tmp_path / "iris.csv")
-    settings = Settings.resolve(home=tmp_path / ".azsweep")
-    record = run_pipeline(
-        tmp_path / "p" / "pipeline.yml",
-        settings=settings,
-        name="ms",
-        inputs={"sweep_step.data": str(iris)},
-        max_total_trials=2,
-    )
-    sweep, predict = record.step("sweep_step"), record.step("predict_step")
-    assert [s.name for s in record.steps] == ["sweep_step", "predict_step"]
-    assert sweep.status == "Failed" and "no trial logged the primary metric 'training_f1_score'" in sweep.message
-    assert predict.status == "Canceled" and predict.message == "not run: step sweep_step ended Failed"
-    assert record.status == "Failed" and Path(sweep.log).is_file()
-    for i in (0, 1):
-        outputs = settings.sweeps / "ms_sweep_step" / "trials" / f"ms_sweep_step_{i}" / "outputs"
-        assert (outputs / "model_output" / "MLmodel").is_file() and (outputs / "test_data" / "X_test.csv").is_file()
+    home = tmp_path / ".azsweep"
+    env = {**os.environ, "AZSWEEP_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+
+    def azsweep(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "azsweep", *args], cwd=tmp_path / "p", env=env, capture_output=True, text=True, timeout=900
+        )
+
+    done = azsweep("run", "pipeline.yml", "--name", "ms", "--input", f"sweep_step.data={iris}", "--max-total-trials", "2")
+    assert done.returncode == 0, done.stderr
+    for job in ("ms_sweep_step", "ms_predict_step"):  # each job's record says how its trials reach the store
+        (note,) = json.loads((home / "sweeps" / job / "sweep.json").read_text())["notes"]
+        assert note.startswith("the trials log through an MLflow tracking server on the job's store (http://127.0.0.1:")
+        assert note.endswith("its command installs its own MLflow (mlflow<2.19)")
+        assert f"  {note}" in done.stderr  # said as the step starts
+    shown = azsweep("show", "ms", "--json")
+    assert shown.returncode == 0, shown.stderr
+    steps = {s["name"]: s for s in json.loads(shown.stdout)["steps"]}
+    assert list(steps) == ["sweep_step", "predict_step"]
+    assert {name: s["status"] for name, s in steps.items()} == {"sweep_step": "Completed", "predict_step": "Completed"}
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    sweep = json.loads((home / "sweeps" / "ms_sweep_step" / "sweep.json").read_text())
+    scores = {t["name"]: client.get_run(t["run_id"]).data.metrics.get("training_f1_score") for t in sweep["trials"]}
+    assert len(scores) == 2 and all(isinstance(v, float) for v in scores.values()), scores  # logged by MLflow 2.18
+    best = steps["sweep_step"]["best_trial"]
+    assert scores[best] == min(scores.values())  # the example's objective is ``goal: minimize``, as written
+    best_outputs = home / "sweeps" / "ms_sweep_step" / "trials" / best / "outputs"
+    assert steps["sweep_step"]["outputs"]["model_output"] == str(best_outputs / "model_output")
+    result = home / "sweeps" / "ms_predict_step" / "trials" / "ms_predict_step" / "outputs" / "predict_result"
+    rows = (result / "predict_result.csv").read_text().splitlines()
+    expected = (best_outputs / "test_data" / "y_test.csv").read_text().splitlines()
+    assert rows[0].endswith("species,predict") and len(rows) == len(expected) == 31  # 30 test rows, as the best trial split them
+    assert (
+        metadata.version("mlflow")
+        == subprocess.run(
+            [sys.executable, "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )  # azsweep's own MLflow, as installed before
 
 
 def test_local_client_runs_a_pipeline_and_reads_it_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@ each naming the field path; the step order; ``azsweep validate`` over a pipeline
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -172,18 +173,44 @@ def test_step_order_and_cycles() -> None:
     assert find_cycle({"a": [], "b": ["a"], "c": ["a", "b"]}) is None
 
 
-def test_submit_dry_run_of_microsofts_pipeline_sends_nothing_and_says_what_it_could_not_resolve(tmp_path: Path) -> None:
+def test_submit_dry_run_of_microsofts_pipeline_is_exact_and_says_what_a_real_submit_registers(tmp_path: Path) -> None:
     import shutil
 
     from azsweep.submission.dry_run import dry_run
 
     shutil.copytree(Path(__file__).parent / "azure_examples" / "pipeline-sweep", tmp_path / "p")
     result = dry_run(str(tmp_path / "p" / "pipeline.yml"))
-    assert result.method == "PUT" and result.url.endswith("/jobs/<generated name>")
+    assert result.method == "PUT" and re.search(r"/jobs/[a-z0-9_]+\?api-version=", result.url)
     assert result.body["properties"]["jobType"] == "Pipeline"
     assert set(result.body["properties"]["jobs"]) == {"sweep_step", "predict_step"}
     assert sum("registers the pipeline's component azureml_anonymous:" in n for n in result.notes) == 2
-    # the sklearn-1.5 environment lives in Azure's registry: only the workspace can resolve it
-    assert not result.exact and any(
-        n.startswith("not exact: azure-ai-ml needed an answer only the workspace has") for n in result.notes
-    )
+    # the sklearn-1.5 registry environment travels inside the registered component, as written: the service
+    # resolves it, so the job PUT is exact (tests/test_pipeline_submit.py compares it with azure-ai-ml's own)
+    assert result.exact and not any(n.startswith("not exact") for n in result.notes)
+
+
+def test_an_sdk_pipeline_whose_step_reads_a_sweep_nodes_outputs_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1c notebook's shape: the SDK gives the scoring node the sweep node's output objects (the YAML gives
+    ``${{parent.jobs.sweep_step.outputs.model_output}}``); both are the same binding."""
+    from azure.ai.ml import Input, load_component
+    from azure.ai.ml.dsl import pipeline
+    from azure.ai.ml.sweep import Choice
+
+    monkeypatch.chdir(EXAMPLE)
+    train, score = load_component(source="./train.yml"), load_component(source="./predict.yml")
+
+    @pipeline()
+    def tuned() -> None:
+        trial = train(data=Input(type="uri_file", path="./iris.csv"), kernel=Choice(["rbf", "linear"]))
+        sweep_step = trial.sweep(primary_metric="training_f1_score", goal="minimize", sampling_algorithm="random")
+        sweep_step.set_limits(max_total_trials=2)
+        score(model=sweep_step.outputs.model_output, test_data=sweep_step.outputs.test_data)
+
+    found = read_pipeline(tuned())
+    assert found.errors == [] and found.spec is not None
+    (scoring,) = [s for s in found.spec.steps.values() if s.kind == "command"]
+    bound = {key: (b.kind, b.step, b.name) for key, b in scoring.bindings.items()}
+    assert bound == {
+        "model": ("step_output", "sweep_step", "model_output"),
+        "test_data": ("step_output", "sweep_step", "test_data"),
+    }

@@ -13,18 +13,22 @@ from azsweep.errors import DefinitionError
 
 
 def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: Any) -> int:
-    """Run a pipeline in the foreground: a line per step started and ended (a failed step with its log), a line
-    per finished trial of a sweep step, then the steps' table; exit 1 unless every step completed."""
+    """Run a pipeline in the foreground: a line per step started (and its notes), kept (``--resume``) and ended (a
+    failed step with its log), a line per finished trial of a sweep step, then the steps' table; exit 1 unless
+    every step completed, 130 when interrupted (Ctrl-C, SIGTERM), with the line that resumes it."""
     from azsweep.runner.pipeline import run_pipeline
 
-    if args.resume:
-        return cli.usage("--resume is not available for pipeline jobs yet (each step runs as a new local job)")
+    if args.resume and not args.name:
+        return cli.usage("--resume needs --name NAME (the pipeline to continue)")
+    started: list[str] = []  # the pipeline's name, once its record is saved
 
     def on_step(kind: str, record: Any, step: Any) -> None:
         if args.json:
             return
         if kind == "step_started":
             line = f"step {step.name} ({step.kind}): running as local job {step.job}"
+        elif kind == "step_kept":
+            line = f"step {step.name}: {step.status} (kept: local job {step.job})"
         else:
             line = f"step {step.name}: {step.status}" + (f" ({step.message})" if step.message else "")
             if step.status == "Failed" and step.log:
@@ -32,7 +36,12 @@ def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: 
         err.print(line, markup=False, highlight=False)
 
     def on_event(kind: str, record: Any, trial: Any) -> None:
-        if args.json or kind != "trial_ended" or trial is None or record.is_command:
+        if args.json:
+            return
+        if kind == "started":  # the step's notes: its environment, how its trials reach the store
+            for note in record.notes:
+                err.print(f"  {note}", markup=False, highlight=False)
+        if kind != "trial_ended" or trial is None or record.is_command:
             return
         score = "N/A" if trial.score is None else f"{trial.score:.6g}"
         note = f" ({trial.reason})" if trial.reason else ""
@@ -52,16 +61,21 @@ def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: 
             smoke=args.smoke,
             gpus=args.gpus,
             gpus_per_trial=args.gpus_per_trial,
+            resume=args.resume,
             on_step=on_step,
             on_event=on_event,
+            on_prepared=lambda r: started.append(r.name),
         )
     except DefinitionError as exc:
         for p in exc.problems:
             print(f"{args.file}: {p}", file=sys.stderr)
         return cli.EXIT_FAILED
     except KeyboardInterrupt:
-        err.print("interrupted: the running step was stopped and recorded as canceled", markup=False)
-        return cli.EXIT_INTERRUPTED
+        return _interrupted(args, started[0] if started else None, err)
+    if record.interrupted:
+        return _interrupted(args, record.name, err)
+    if not started:
+        err.print(f"pipeline {record.name} has already finished; nothing to resume", markup=False, highlight=False)
     if args.json:
         print(json.dumps(asdict(record), default=str))
     else:
@@ -71,6 +85,20 @@ def run_pipeline_command(args: argparse.Namespace, inputs: dict[str, str], err: 
         uri = record.tracking_uri
         err.print(f"tracking store: {uri}   (mlflow ui --backend-store-uri {uri})", markup=False, highlight=False)
     return cli.EXIT_OK if record.status == "Completed" else cli.EXIT_FAILED
+
+
+def _interrupted(args: argparse.Namespace, name: str | None, err: Any) -> int:
+    """Ctrl-C or SIGTERM: what was stopped, and the command that continues the pipeline."""
+    if name is None:
+        err.print("interrupted before the pipeline started", markup=False, highlight=False)
+    else:
+        err.print(
+            f"interrupted: the running step was stopped and recorded as canceled; continue with: "
+            f"azsweep run {args.file} --name {name} --resume",
+            markup=False,
+            highlight=False,
+        )
+    return cli.EXIT_INTERRUPTED
 
 
 def steps_table(record: Any) -> Any:

@@ -3,7 +3,9 @@
 ``create_or_update`` returns at once; the job runs on in its driver (it outlives the calling script,
 as an Azure job does). The name of an interrupted sweep resumes it; the name of a job that has ended is
 refused, as Azure refuses a job name that is taken. A command job (``command(...)``, a YAML
-``type: command``) runs once, as one process with a trial's machinery (``runner.command_job``).
+``type: command``) runs once, as one process with a trial's machinery (``runner.command_job``). A pipeline
+runs in a thread of the calling process (``runner.pipeline``); the name of an interrupted pipeline resumes it,
+and ``cancel`` reaches it (or one of its steps' jobs) through ``runner.pipeline.request_cancel``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class LocalJobOperations(Operations):
 
         kind = _job_kind(job)
         defaults = self._client.overrides
+        if experiment_name is not None and hasattr(job, "experiment_name"):  # as MLClient's jobs.create_or_update does
+            job.experiment_name = experiment_name
         if kind == "pipeline":
             return self._start_pipeline(job, name, inputs, max_total_trials, max_concurrent_trials, environment)
         if kind == "sweep" and max_total_trials is None:
@@ -99,8 +103,6 @@ class LocalJobOperations(Operations):
         if defaults.inputs:
             names = _input_names(job)
             inputs = {**{k: v for k, v in defaults.inputs.items() if k in names}, **(inputs or {})} or None
-        if experiment_name is not None and hasattr(job, "experiment_name"):
-            job.experiment_name = experiment_name
         if name is not None:
             name = require_name(name, "name")
         elif _job_name(job):
@@ -158,12 +160,22 @@ class LocalJobOperations(Operations):
         environment: str | None,
     ) -> LocalJob:
         """A pipeline runs in a thread of this process (its steps' jobs as ``azsweep run`` runs them); returns once
-        its record exists, as ``create_or_update`` returns once Azure has the job."""
+        its record exists, as ``create_or_update`` returns once Azure has the job. The name of a pipeline that runs
+        gives that pipeline; of one that was interrupted, resumes it (its completed steps kept); of one that ended,
+        is refused."""
         import threading
 
-        from azsweep.runner.pipeline import run_pipeline
+        from azsweep.runner.pipeline import is_running, load_pipeline, run_pipeline, was_stopped
 
         defaults = self._client.overrides
+        if name is not None:
+            name = require_name(name, "name")
+        elif _job_name(job):
+            name = require_name(_job_name(job), "job.name")
+        existing = load_pipeline(name, self._settings) if name is not None else None
+        if existing is not None and is_running(existing, self._settings):
+            return self.get(existing.name)  # as with Azure: the job of that name, still running
+        resume = existing is not None and was_stopped(existing, self._settings)
         started = threading.Event()
         outcome: list[_Started | BaseException] = []  # what the caller gets: the started pipeline, or the error
 
@@ -176,11 +188,12 @@ class LocalJobOperations(Operations):
                 run_pipeline(
                     job,
                     settings=self._settings,
-                    name=require_name(name, "name") if name is not None else None,
+                    name=name,
                     inputs={**defaults.inputs, **(inputs or {})} or None,
                     max_total_trials=max_total_trials if max_total_trials is not None else defaults.max_total_trials,
                     max_concurrent_trials=max_concurrent_trials,
                     environment=environment or defaults.environment or "current",
+                    resume=resume,
                     on_prepared=prepared,
                 )
             except BaseException as exc:  # before it started: raised to the caller; after: in the pipeline's record
@@ -346,9 +359,13 @@ class LocalJobOperations(Operations):
             raise SweepFailed(f"local sweep {name!r} failed: {record.message}")
 
     def _stream_pipeline(self, name: str, poll_seconds: float) -> None:
-        """Wait for the pipeline to end, printing each step as it ends; raises ``SweepFailed`` if it failed."""
+        """Wait for the pipeline to end, printing each step as it ends; raises ``SweepFailed`` if it failed, or if
+        its driver stopped before it ended."""
+        from azsweep.runner.pipeline import is_running
+
         printed: set[str] = set()
         print(f"streaming local pipeline {name}")
+        stopped = False
         while True:
             pipeline = self._pipeline(name)
             assert pipeline is not None
@@ -358,6 +375,13 @@ class LocalJobOperations(Operations):
                     print(f"{step.name} ({step.job}): {step.status}" + (f" ({step.message})" if step.message else ""))
             if JobStatus(pipeline.status).terminal:
                 break
+            if not is_running(pipeline, self._settings):
+                if stopped:  # twice: its last record would have been written by now
+                    raise SweepFailed(
+                        f"the local pipeline {name!r} stopped before it ended (its driver, pid {pipeline.pid}, is gone); "
+                        f"create_or_update(job, name={name!r}) resumes it"
+                    )
+                stopped = True
             time.sleep(poll_seconds)
         print(f"pipeline {name}: {pipeline.status}" + (f" ({pipeline.message})" if pipeline.message else ""))
         if pipeline.status == JobStatus.FAILED.value:
@@ -395,11 +419,26 @@ class LocalJobOperations(Operations):
             raise SweepFailed(f"local job {name!r} failed: {record.message}")
 
     def cancel(self, name: str) -> None:
-        """Stop the job: a sweep's running trials, or a command job's process, are stopped and recorded as canceled."""
+        """Stop the job: a sweep's running trials, or a command job's process, are stopped and recorded as canceled.
+        A pipeline: its running step is canceled (a sweep step's trials stopped), the steps not started are not run,
+        and it ends Canceled; a running step's job: that step is canceled, and the pipeline goes on as after a step
+        that did not complete. A job that has ended is left as it is."""
         from azsweep.runner.journal import Journal
+        from azsweep.runner.pipeline import is_running, request_cancel
         from azsweep.runner.process import same_process_alive
 
-        record = self._require(require_name(name, "name"))
+        name = require_name(name, "name")
+        if self._pipeline(name) is not None:
+            request_cancel(self._settings, name)
+            return
+        owner = next(
+            (p for p in _pipelines(self._settings) if any(s.job == name for s in p.steps) and is_running(p, self._settings)),
+            None,
+        )
+        if owner is not None:  # the pipeline's driver runs the step (maybe in this very process): it cancels it
+            request_cancel(self._settings, owner.name, job=name)
+            return
+        record = self._require(name)
         if record.status != JobStatus.RUNNING or not _alive(record.pid):
             return
         # the journal records each driver's start time: the pid is signalled only while it is still that process

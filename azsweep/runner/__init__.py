@@ -5,7 +5,8 @@ The modules, in the order a sweep meets them: ``layout`` (settings and every pat
 ``loop`` (the run loop and its seams), ``recovery`` (continue after a stop), ``trial`` (one job
 process: how it starts, what it leaves), ``command`` and ``process`` (what a trial runs, and how),
 ``command_job`` (a plain command job: one process), ``journal``, ``record`` (the record types),
-``tracking`` (the only module that imports mlflow), ``smoke`` and ``driver``.
+``tracking`` (the only module that imports mlflow's client), ``store_server`` (the store served to trials
+whose MLflow is not azsweep's), ``smoke`` and ``driver``.
 """
 
 from __future__ import annotations

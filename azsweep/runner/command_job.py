@@ -47,9 +47,11 @@ class CommandJobRunner:
         notes: list[str] | None = None,
         gpus: list[str] | None = None,
         mpirun: str | None = None,
+        trial_tracking_uri: str | None = None,
     ) -> None:
         self.spec = spec
         self.environment = environment or BaseEnvironment.current()
+        self.trial_tracking_uri = trial_tracking_uri or tracker.uri  # the store as the job's process reaches it
         self.notes = list(notes or [])  # for the record: what the job's environment is
         self.gpus = gpus  # the GPUs it may use (None: CUDA_VISIBLE_DEVICES left as it is)
         self.mpirun = mpirun
@@ -166,7 +168,7 @@ class CommandJobRunner:
             experiment_name=record.experiment_name,
             workspace=workspace,
             run_env={
-                "MLFLOW_TRACKING_URI": self.tracker.uri,
+                "MLFLOW_TRACKING_URI": self.trial_tracking_uri,
                 "MLFLOW_EXPERIMENT_ID": record.experiment_id,
                 "MLFLOW_RUN_ID": trial.run_id,
                 "AZSWEEP_HOME": str(self.folder.home),

@@ -5,7 +5,9 @@ runs in (``isolation.py``); the declared packages are only compared with what is
 ``--environment build``: the declared conda file's packages are installed once into a cached virtual
 environment (``cache_root()``: ``AZSWEEP_ENV_CACHE``, else ``~/.cache/azsweep/environments``; the key is the
 declaration's content and the Python version), reused by every later job that declares the same, and each
-trial runs in an overlay on it. What cannot be had is said in one note, never dropped silently.
+trial runs in an overlay on it; an environment given as an image only runs each trial in a container of the
+image, with docker or podman (``containers.py``), where one can run it here. What cannot be had is said in
+one note, never dropped silently.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from azsweep.environment_spec import EnvironmentDeclaration, drift
 from azsweep.errors import AzsweepError
+from azsweep.runner import containers
 from azsweep.runner.isolation import BaseEnvironment
 
 MODES = ("current", "build")
@@ -154,17 +157,30 @@ def base_for(
             f"nothing to build; trials use this Python environment ({sys.prefix}), each in its own overlay"
         ]
     if not declaration.installable:
-        runner = shutil.which("docker") or shutil.which("podman")
-        why = (
-            f"{Path(runner).name} is installed but azsweep does not run trials in containers yet"
-            if runner
-            else "neither docker nor podman is installed here"
-        )
-        return BaseEnvironment.current(), [
-            f"note: environment {declaration.label!r} is an image only ({declaration.image}) and {why}; trials use this "
-            f"Python environment ({sys.prefix}), each in its own overlay"
-        ]
+        return image_only(declaration)
     return build(declaration, cache=cache)
+
+
+def image_only(declaration: EnvironmentDeclaration) -> tuple[BaseEnvironment, list[str]]:
+    """``build`` of an environment with nothing to install: its image's containers when a runtime runs it here
+    (``containers.find``), else the current environment; one note either way."""
+    here = f"trials use this Python environment ({sys.prefix}), each in its own overlay"
+    if not declaration.image:
+        return BaseEnvironment.current(), [
+            f"note: environment {declaration.label!r} declares neither packages nor an image: nothing to build; {here}"
+        ]
+    container, why = containers.find(declaration.image)
+    if container is None:
+        return BaseEnvironment.current(), [
+            f"note: environment {declaration.label!r} is an image only ({declaration.image}) and cannot be run here: "
+            f"{why}; {here}"
+        ]
+    runtime = container.runtime
+    base = replace(BaseEnvironment.current(), container=container, label=f"image {declaration.image} ({runtime.kind} containers)")
+    return base, [
+        f"note: environment {declaration.label!r} is an image only ({declaration.image}): each trial runs in its own "
+        f"{runtime.kind} container of it ({runtime.path}), on the image's Python"
+    ]
 
 
 def build(declaration: EnvironmentDeclaration, *, cache: Path | None = None) -> tuple[BaseEnvironment, list[str]]:

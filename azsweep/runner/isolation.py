@@ -7,7 +7,8 @@ pip inside the overlay, and a ``.pth`` file that appends the base's site-package
 overlay's own. Python started from ``bin/python`` has the overlay as ``sys.prefix``: pip installs there,
 and what it installs shadows the base's copy (pip leaves the base's alone: "Not uninstalling ... outside
 environment"). The base is the environment azsweep runs in (``BaseEnvironment.current``) or one built
-from the job's declared environment (``environments.py``).
+from the job's declared environment (``environments.py``). A job whose environment is an image only runs its
+trials in containers of the image instead (``BaseEnvironment.container``, ``containers.py``): no overlay then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from azsweep.runner.containers import Container
 
 PTH_NAME = "_azsweep_base.pth"
 _VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -31,6 +36,7 @@ class BaseEnvironment:
     site_dirs: tuple[Path, ...]  # seen by every overlay on it, after the overlay's own site-packages
     bin_dir: Path | None  # its console scripts, on a trial's PATH after the overlay's
     label: str  # how notes name it
+    container: Container | None = None  # set: the trials run in containers of this image, on its Python
 
     @classmethod
     def current(cls) -> BaseEnvironment:

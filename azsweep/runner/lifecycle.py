@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 from azsweep.runner import tracking as tags
 from azsweep.runner.command_job import CommandJobRunner
 from azsweep.runner.gpus import GpuPool
+from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.journal import Journal
 from azsweep.runner.layout import SweepFolder
 from azsweep.runner.loop import EventHandler, Launcher, SweepRunner, SweepState, TrackingStore, sweep_sampler
@@ -50,20 +51,71 @@ def run_prepared(
     tracker: TrackingStore | None = None,
     launcher: Launcher | None = None,
     signals: dict[int, Cancel] | None = None,
+    on_runner: Callable[[SweepRunner | CommandJobRunner], None] | None = None,
 ) -> tuple[SweepRecord, SweepRunner | CommandJobRunner]:
     """Run ``prepared`` to its end: start it (or continue it, when ``prepared.resume``), loop, record.
 
     ``signals`` maps signal numbers to what they do while the sweep runs (default: SIGTERM interrupts).
+    ``on_runner`` receives the runner before it runs (to cancel it from elsewhere: a pipeline's step).
     KeyboardInterrupt propagates after every trial is stopped and the record written.
     Returns the final record and the runner (``runner.resumable`` tells an interruption from a cancel).
     A command job runs once, through ``CommandJobRunner``; a signal cancels it.
+    Trials whose MLflow may not be azsweep's get the store through a tracking server (``store_server.py``).
     """
+    from azsweep.runner.store_server import serve_reason  # not at the top: ``python -m`` runs that module
     from azsweep.runner.tracking import Tracker
 
     prepared.write_definition()
     store: TrackingStore = tracker or Tracker.for_settings(prepared.settings, prepared.tracking_uri)
     launcher = launcher or ProcessLauncher()
     base, environment_notes = prepared.base_environment()
+    reason = serve_reason(prepared.spec.trial.command, base, store.uri)
+    with _trials_store(store.uri, reason, prepared) as (trial_uri, note):
+        return _run(
+            prepared,
+            store,
+            launcher,
+            base,
+            environment_notes,
+            trial_uri,
+            note,
+            on_event=on_event,
+            signals=signals,
+            on_runner=on_runner,
+        )
+
+
+@contextmanager
+def _trials_store(uri: str, reason: str | None, prepared: PreparedSweep | PreparedCommand) -> Iterator[tuple[str, str | None]]:
+    """The store URI the trials get, and a note when it is served to them over HTTP (``store_server.py``)."""
+    from azsweep.runner.store_server import LOG_NAME, served
+
+    if reason is None:
+        yield uri, None
+        return
+    log = prepared.folder.root / LOG_NAME
+    try:
+        with served(uri, prepared.settings.artifacts, log) as http:
+            yield http, f"the trials log through an MLflow tracking server on the job's store ({http}): {reason}"
+            return
+    except OSError as exc:
+        note = f"{exc} (see {log}); the trials open the store directly, and {reason}"
+    yield uri, note
+
+
+def _run(
+    prepared: PreparedSweep | PreparedCommand,
+    store: TrackingStore,
+    launcher: Launcher,
+    base: BaseEnvironment,
+    environment_notes: list[str],
+    trial_uri: str,
+    store_note: str | None,
+    *,
+    on_event: EventHandler | None,
+    signals: dict[int, Cancel] | None,
+    on_runner: Callable[[SweepRunner | CommandJobRunner], None] | None = None,
+) -> tuple[SweepRecord, SweepRunner | CommandJobRunner]:
     overrides = prepared.definition.overrides
     pool = GpuPool(overrides["gpus"], float(overrides["gpus_per_trial"])) if overrides.get("gpus") else None
     mpirun = shutil.which("mpirun")
@@ -76,10 +128,13 @@ def run_prepared(
             launcher=launcher,
             on_event=on_event,
             environment=base,
-            notes=environment_notes,
+            notes=[*environment_notes, store_note] if store_note else environment_notes,
             gpus=pool.acquire() if pool is not None else None,
             mpirun=mpirun,
+            trial_tracking_uri=trial_uri,
         )
+        if on_runner is not None:
+            on_runner(job)
         with _signals_cancel(job, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
             return job.run(), job
     state = recover(prepared.spec, prepared.folder, tracker=store, launcher=launcher) if prepared.resume else None
@@ -97,10 +152,17 @@ def run_prepared(
         environment=base,
         gpus=pool,
         mpirun=mpirun,
+        trial_tracking_uri=trial_uri,
     )
     for note in environment_notes:  # what the trials build on, as the sweep's record says
         if note not in runner.record.notes:
             runner.record.notes.append(note)
+    if store_note is not None and store_note not in runner.record.notes:
+        runner.record.notes.append(store_note)
+        if on_event is not None:
+            on_event("note", runner.record, None)  # said as the sweep starts (the environment's were said before)
+    if on_runner is not None:
+        on_runner(runner)
     with _signals_cancel(runner, {signal.SIGTERM: INTERRUPT} if signals is None else signals):
         record = runner.run()
     return record, runner

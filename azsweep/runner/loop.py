@@ -166,8 +166,10 @@ class SweepRunner:
         environment: BaseEnvironment | None = None,
         gpus: GpuPool | None = None,
         mpirun: str | None = None,
+        trial_tracking_uri: str | None = None,
     ) -> None:
         self.spec = spec
+        self.trial_tracking_uri = trial_tracking_uri or tracker.uri  # the store as the trials reach it
         self.environment = environment or BaseEnvironment.current()  # what each trial's own overlay builds on
         self.gpus = gpus  # the machine's GPUs, shared out among running trials (None: none to share)
         self.mpirun = mpirun  # the launcher of an mpi distribution
@@ -330,7 +332,7 @@ class SweepRunner:
             experiment_name=self.record.experiment_name,
             workspace=self.workspace,
             run_env={
-                "MLFLOW_TRACKING_URI": self.tracker.uri,
+                "MLFLOW_TRACKING_URI": self.trial_tracking_uri,
                 "MLFLOW_EXPERIMENT_ID": self.record.experiment_id,
                 "MLFLOW_RUN_ID": run_id,
                 "AZSWEEP_SWEEP_NAME": self.name,

@@ -8,14 +8,24 @@ the steps that depend on it (and, unless ``settings.continue_on_step_failure``, 
 Azure cancels them). MLflow: the pipeline is a run of type ``pipeline``; each step's run (a command job's run, a
 sweep's parent run with its trials under it) is its child (``mlflow.parentRunId``). The pipeline's state is
 ``<home>/pipelines/<name>/pipeline.json``.
+
+Stops: Ctrl-C and SIGTERM interrupt the pipeline (the running step is stopped as ``azsweep run`` stops it, the
+steps after it are not run); a resume (``resume=True``) keeps the steps that completed, continues an interrupted
+sweep step as a sweep's resume does, and runs every other step again, a step whose job already ran under the new
+job name ``<pipeline>_<step>-<n>`` (a job name is never reused). ``request_cancel`` (``LocalClient.jobs.cancel``)
+cancels a running pipeline, or one step's job, through ``<home>/pipelines/<name>/cancel.jsonl``, which the running
+pipeline watches: that works from the thread or the process that runs it, or from any other.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -23,15 +33,22 @@ from typing import Any
 from azsweep.errors import ArgumentError, AzsweepError
 from azsweep.pipeline_spec import PipelineSpec, StepSpec
 from azsweep.runner import tracking as tags
+from azsweep.runner.journal import Journal
 from azsweep.runner.layout import Settings, check_job_name
+from azsweep.runner.lifecycle import INTERRUPT, Cancel
 from azsweep.runner.loop import EventHandler
+from azsweep.runner.process import process_start_time, same_process_alive
 from azsweep.runner.record import JobStatus, SweepRecord, Trial
 
 AZURE_LOCATIONS = ("azureml://", "wasbs://", "abfss://", "adl://", "https://", "http://")
 PIPELINE_TAG = "azsweep.pipeline"  # on a step's run: the pipeline's name
 STEP_TAG = "azsweep.step"  # on a step's run: the step's name
 NOT_STARTED = "NotStarted"  # Azure's status of a step that has not run
+CANCELED_BY_CLIENT = "canceled by jobs.cancel()"  # as a sweep's driver records it
+CTRL_C = "interrupted (Ctrl-C)"
+WATCH_SECONDS = 0.2  # how often a running pipeline looks for a cancel request
 StepHandler = Callable[[str, "PipelineRecord", "StepRecord"], None]
+_RUNNING: dict[Path, PipelineRun] = {}  # the pipelines this process runs now, by their record's path
 
 
 @dataclass
@@ -50,6 +67,7 @@ class StepRecord:
     best_trial: str | None = None
     started: float | None = None
     ended: float | None = None
+    earlier_jobs: list[str] = field(default_factory=list)  # the step's jobs in earlier runs, which did not complete
 
 
 @dataclass
@@ -67,9 +85,12 @@ class PipelineRecord:
     outputs: dict[str, str] = field(default_factory=dict)  # pipeline output -> the folder bound to it
     message: str = ""
     pid: int = field(default_factory=os.getpid)
+    driver_start: str | None = None  # the driver's start time, which tells it from a later process with its pid
     started: float = field(default_factory=time.time)
     ended: float | None = None
     type: str = "pipeline"
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM: a resume continues it
+    overrides: dict[str, Any] = field(default_factory=dict)  # the local overrides it runs with, kept for a resume
 
     def step(self, name: str) -> StepRecord:
         return next(s for s in self.steps if s.name == name)
@@ -104,6 +125,34 @@ def load_pipeline(name: str, settings: Settings | None = None) -> PipelineRecord
     """The local pipeline ``name``, or None when there is none of that name."""
     settings = settings or Settings.resolve()
     return PipelineRecord.load(pipeline_file(settings, name))
+
+
+def is_running(record: PipelineRecord, settings: Settings) -> bool:
+    """The pipeline is running now: in this process (a thread of it), or in the live process that recorded it."""
+    if JobStatus(record.status).terminal:
+        return False
+    if record.pid == os.getpid():
+        return pipeline_file(settings, record.name).resolve() in _RUNNING
+    return same_process_alive(record.pid, record.driver_start)
+
+
+def was_stopped(record: PipelineRecord, settings: Settings) -> bool:
+    """The pipeline was stopped before it ended (Ctrl-C, SIGTERM, its driver killed): giving its name continues it."""
+    return record.interrupted or (record.status == JobStatus.RUNNING.value and not is_running(record, settings))
+
+
+def request_cancel(settings: Settings, name: str, job: str | None = None) -> bool:
+    """Ask the running pipeline ``name`` to cancel (``job``: only that step's job); the pipeline stops the running
+    step's trials or process, as a sweep's cancel does, within ``WATCH_SECONDS``. False when it is not running."""
+    record = load_pipeline(name, settings)
+    if record is None or not is_running(record, settings):
+        return False
+    Journal(_cancel_file(settings, name)).append("cancel_requested", job=job, reason=CANCELED_BY_CLIENT)
+    return True
+
+
+def _cancel_file(settings: Settings, name: str) -> Path:
+    return pipeline_file(settings, name).with_name("cancel.jsonl")
 
 
 def split_inputs(spec: PipelineSpec, inputs: Mapping[str, str] | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -179,6 +228,7 @@ def run_pipeline(
     smoke: bool = False,
     gpus: str | int | list[str] | None = None,
     gpus_per_trial: float | None = None,
+    resume: bool = False,
     on_step: StepHandler | None = None,
     on_event: EventHandler | None = None,
     on_prepared: Callable[[PipelineRecord], None] | None = None,
@@ -188,11 +238,15 @@ def run_pipeline(
     ``inputs``: local overrides, ``NAME`` for a pipeline input and ``STEP.NAME`` for a step's input
     (``{"sweep_step.data": "iris.csv"}``). ``max_total_trials``, ``max_concurrent_trials``, ``keep_going`` and
     ``smoke`` (2 short trials, no early termination) apply to each sweep step; ``environment``, ``gpus`` and
-    ``gpus_per_trial`` to every step. ``on_step(kind, record, step)`` is called when a step
-    starts and ends (``step_started``, ``step_ended``); ``on_event`` is each step's own event handler;
-    ``on_prepared`` receives the record once it is first saved. Errors in the definition raise
+    ``gpus_per_trial`` to every step. ``resume``: continue the pipeline ``name`` (start it when there is none
+    of that name) with the overrides it started with: its completed steps are kept, an interrupted sweep step
+    continues, every other step runs again; a pipeline that completed is returned as recorded, without calling
+    ``on_prepared``. ``on_step(kind, record, step)`` is called when a step starts and ends (``step_started``,
+    ``step_ended``) and, on a resume, for each step kept (``step_kept``); ``on_event`` is each step's own event
+    handler; ``on_prepared`` receives the record once it is saved, running. Errors in the definition raise
     ``DefinitionError``; bad arguments ``ArgumentError``, both before anything runs. KeyboardInterrupt stops the
-    running step (recorded as canceled) and propagates.
+    running step (recorded as canceled) and propagates; SIGTERM does the same and returns the record
+    (``interrupted``).
     """
     from azsweep.pipeline_definition import require_pipeline
     from azsweep.runner.prepare import new_name
@@ -203,14 +257,30 @@ def run_pipeline(
     assert spec is not None
     if name is None and spec.name:
         name = check_job_name(spec.name, "job.name")
+    if name is None and resume:
+        raise ArgumentError("{arg}: resume=True continues the pipeline of that name; give it", argument="name")
     name = check_job_name(name, "name") if name is not None else new_name()
     path = pipeline_file(settings, name)
-    if path.exists() or settings.folder(name).exists():
+    previous = PipelineRecord.load(path) if resume else None
+    if previous is None and (path.exists() or settings.folder(name).exists()):
         raise ArgumentError(
             f"{{arg}}: a local job named {name!r} already exists in {settings.home}; choose another {{arg}}", argument="name"
         )
-    pipeline_inputs, step_inputs = split_inputs(spec, inputs)
-    _check_offline(spec, pipeline_inputs, step_inputs)
+    if previous is not None:
+        _check_resumable(previous, spec, settings)
+        if previous.status == JobStatus.COMPLETED.value:
+            return previous  # nothing to resume
+    given = _overrides(
+        spec,
+        inputs,
+        max_total_trials=max_total_trials,
+        max_concurrent_trials=max_concurrent_trials,
+        keep_going=keep_going,
+        environment=environment,
+        smoke=smoke,
+        gpus=gpus,
+        gpus_per_trial=gpus_per_trial,
+    )
     for step_name in spec.steps:
         check_job_name(f"{name}_{step_name}", "name")
     return PipelineRun(
@@ -218,24 +288,56 @@ def run_pipeline(
         settings=settings,
         name=name,
         source=str(d.path.resolve()) if d.path else d.source,
-        pipeline_inputs={k: _absolute(v) for k, v in pipeline_inputs.items()},
-        step_inputs=step_inputs,
-        options={
-            "max_total_trials": max_total_trials,
-            "max_concurrent_trials": max_concurrent_trials,
-            "keep_going": keep_going,
-            "environment": environment,
-            "smoke": smoke,
-            "gpus": gpus,
-            "gpus_per_trial": gpus_per_trial,
-        },
+        overrides=previous.overrides if previous is not None and previous.overrides else given,
         on_step=on_step,
         on_event=on_event,
-    ).run(on_prepared)
+    ).run(previous, on_prepared)
+
+
+def _overrides(spec: PipelineSpec, inputs: Mapping[str, str] | None, **options: Any) -> dict[str, Any]:
+    """The local overrides a run records: inputs split by what they replace (made absolute), and the options."""
+    pipeline_inputs, step_inputs = split_inputs(spec, inputs)
+    _check_offline(spec, pipeline_inputs, step_inputs)
+    return {
+        "pipeline_inputs": {k: _absolute(v) for k, v in pipeline_inputs.items()},
+        "step_inputs": step_inputs,
+        "options": options,
+    }
+
+
+def _check_resumable(previous: PipelineRecord, spec: PipelineSpec, settings: Settings) -> None:
+    """A resume continues the steps the pipeline ran: refused while it runs, and for a definition whose steps
+    (their names, kinds, or the steps each reads from) differ from those it ran."""
+    if is_running(previous, settings):
+        raise AzsweepError(
+            f"pipeline {previous.name!r} is still running (driver pid {previous.pid}); cancel it first or wait for it"
+        )
+    ran = {s.name: s for s in previous.steps}
+    how = f"resume it with the definition it started with ({previous.source}), or choose another {{arg}} to run this one"
+    if set(ran) != set(spec.steps):
+        added, removed = sorted(set(spec.steps) - set(ran)), sorted(set(ran) - set(spec.steps))
+        change = "; ".join(f"{what} {', '.join(steps)}" for what, steps in (("adds", added), ("drops", removed)) if steps)
+        raise ArgumentError(
+            f"jobs: the definition {change}, so its steps are not those pipeline {previous.name!r} ran ({', '.join(ran)}); {how}",
+            argument="name",
+        )
+    for step_name, step in spec.steps.items():
+        before = ran[step_name]
+        if step.kind != before.kind:
+            raise ArgumentError(
+                f"jobs.{step_name}.type: {step.kind}, but pipeline {previous.name!r} ran it as a {before.kind} step; {how}",
+                argument="name",
+            )
+        if sorted(step.upstream) != sorted(before.upstream):
+            now, then = (", ".join(sorted(u)) or "no step" for u in (step.upstream, before.upstream))
+            raise ArgumentError(
+                f"jobs.{step_name}.inputs: read from {now}, but in pipeline {previous.name!r} from {then}; {how}",
+                argument="name",
+            )
 
 
 class PipelineRun:
-    """Runs a checked pipeline's steps one after another, in dependency order."""
+    """Runs a checked pipeline's steps one after another, in dependency order; ``cancel`` stops it."""
 
     def __init__(
         self,
@@ -244,22 +346,118 @@ class PipelineRun:
         settings: Settings,
         name: str,
         source: str,
-        pipeline_inputs: Mapping[str, str],
-        step_inputs: Mapping[str, Mapping[str, str]],
-        options: Mapping[str, Any],
+        overrides: Mapping[str, Any],
         on_step: StepHandler | None = None,
         on_event: EventHandler | None = None,
     ) -> None:
         from azsweep.runner.tracking import Tracker
 
         self.spec, self.settings, self.name, self.source = spec, settings, name, source
-        self.pipeline_inputs, self.step_inputs, self.options = pipeline_inputs, step_inputs, options
+        self.overrides = dict(overrides)
+        self.pipeline_inputs: Mapping[str, str] = overrides.get("pipeline_inputs", {})
+        self.step_inputs: Mapping[str, Mapping[str, str]] = overrides.get("step_inputs", {})
+        self.options: Mapping[str, Any] = overrides.get("options", {})
         self.on_step: StepHandler = on_step or (lambda *_: None)
         self.on_event = on_event
         self.tracker = Tracker.for_settings(settings)
         self.path = pipeline_file(settings, name)
+        self.stop: Cancel | None = None  # why the pipeline stops before its end (the first reason given)
+        self.canceled_jobs: dict[str, str] = {}  # step jobs asked to cancel (jobs.cancel of a step's job)
+        self.step_job: str | None = None  # the running step's job
+        self.runner: Any = None  # the running step's runner, once it exists
 
-    def run(self, on_prepared: Callable[[PipelineRecord], None] | None = None) -> PipelineRecord:
+    def cancel(self, reason: str, *, resumable: bool = False) -> None:
+        """Stop the pipeline (safe from a signal handler and from another thread): the running step is stopped
+        with ``reason``, the steps after it are not run. ``resumable``: an interruption, which a resume continues."""
+        if self.stop is None:
+            self.stop = Cancel(reason, resumable)
+        if self.runner is not None:
+            self.runner.cancel(reason, resumable=resumable)
+
+    def cancel_job(self, job: str, reason: str) -> None:
+        """Cancel the step whose job is ``job`` (when it runs or is about to); the pipeline goes on as after a
+        step that did not complete."""
+        self.canceled_jobs[job] = reason
+        if self.runner is not None and self.step_job == job:
+            self.runner.cancel(reason)
+
+    def _attach(self, runner: Any) -> None:
+        """The running step's runner: a stop asked for before it existed reaches it now."""
+        self.runner = runner
+        if self.stop is not None:
+            runner.cancel(self.stop.reason, resumable=self.stop.resumable)
+        elif self.step_job in self.canceled_jobs:
+            runner.cancel(self.canceled_jobs[self.step_job])
+
+    def run(
+        self, previous: PipelineRecord | None = None, on_prepared: Callable[[PipelineRecord], None] | None = None
+    ) -> PipelineRecord:
+        """Run the steps (``previous``: the record of the run this one resumes) and record how the pipeline ended."""
+        with self._running():
+            record = self._resumed(previous) if previous is not None else self._started()
+            record.save(self.path)
+            if on_prepared is not None:
+                on_prepared(record)
+            try:
+                self._run_steps(record)
+            except KeyboardInterrupt:
+                self._finish(record, JobStatus.CANCELED, CTRL_C, interrupted=True)
+                raise
+            except Exception as exc:
+                self._finish(record, JobStatus.FAILED, f"the pipeline's driver failed: {type(exc).__name__}: {exc}")
+                raise
+            failed = [s for s in record.steps if s.status == JobStatus.FAILED.value]
+            if all(s.status == JobStatus.COMPLETED.value for s in record.steps):
+                self._finish(record, JobStatus.COMPLETED, "")
+            elif self.stop is not None:
+                self._finish(record, JobStatus.CANCELED, self.stop.reason, interrupted=self.stop.resumable)
+            elif failed:
+                first = failed[0]
+                self._finish(record, JobStatus.FAILED, f"step {first.name} failed: {first.message}")
+            else:
+                canceled = next(s for s in record.steps if s.status != JobStatus.COMPLETED.value)
+                self._finish(record, JobStatus.CANCELED, f"step {canceled.name}: {canceled.message}")
+            return record
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """While the pipeline runs: known to this process as running, SIGTERM interrupts it (in the main thread,
+        where signals arrive; each step's own handler is left out), and cancel requests are watched for."""
+        key = self.path.resolve()
+        cancel_file = _cancel_file(self.settings, self.name)
+        cancel_file.unlink(missing_ok=True)  # a request to an earlier run of this name
+        _RUNNING[key] = self
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(cancel_file, done), name="azsweep-pipeline-cancel", daemon=True)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: self.cancel(INTERRUPT.reason, resumable=True))
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            _RUNNING.pop(key, None)
+            cancel_file.unlink(missing_ok=True)
+
+    def _watch(self, cancel_file: Path, done: threading.Event) -> None:
+        """Each cancel request ``request_cancel`` appends, applied once."""
+        journal, seen = Journal(cancel_file), 0
+        while not done.wait(WATCH_SECONDS):
+            events = journal.read()
+            for event in events[seen:]:
+                reason = str(event.get("reason") or CANCELED_BY_CLIENT)
+                if event.get("job"):
+                    self.cancel_job(str(event["job"]), reason)
+                else:
+                    self.cancel(reason)
+            seen = len(events)
+
+    def _started(self) -> PipelineRecord:
+        """A new pipeline: its MLflow run and first record."""
         spec = self.spec
         experiment = spec.experiment_name or "Default"
         experiment_id = self.tracker.experiment_id(experiment)
@@ -267,7 +465,7 @@ class PipelineRun:
         if spec.display_name:
             run_tags[tags.DISPLAY_NAME_TAG] = spec.display_name
         run_id = self.tracker.start_parent(experiment_id, self.name, run_tags, run_type="pipeline")
-        record = PipelineRecord(
+        return PipelineRecord(
             name=self.name,
             status=JobStatus.RUNNING.value,
             experiment_name=experiment,
@@ -279,36 +477,39 @@ class PipelineRun:
                 StepRecord(name=s, kind=spec.steps[s].kind, job=f"{self.name}_{s}", upstream=spec.steps[s].upstream)
                 for s in spec.order()
             ],
+            driver_start=process_start_time(os.getpid()),
+            overrides=self.overrides,
         )
-        record.save(self.path)
-        if on_prepared is not None:
-            on_prepared(record)
-        try:
-            self._run_steps(record)
-        except KeyboardInterrupt:
-            self._finish(record, JobStatus.CANCELED, "interrupted (Ctrl-C)")
-            raise
-        except Exception as exc:
-            self._finish(record, JobStatus.FAILED, f"the pipeline's driver failed: {type(exc).__name__}: {exc}")
-            raise
-        failed = [s for s in record.steps if s.status == JobStatus.FAILED.value]
-        if failed:
-            first = failed[0]
-            self._finish(record, JobStatus.FAILED, f"step {first.name} failed: {first.message}")
-        elif all(s.status == JobStatus.COMPLETED.value for s in record.steps):
-            self._finish(record, JobStatus.COMPLETED, "")
-        else:
-            canceled = next(s for s in record.steps if s.status != JobStatus.COMPLETED.value)
-            self._finish(record, JobStatus.CANCELED, f"step {canceled.name}: {canceled.message}")
+
+    def _resumed(self, previous: PipelineRecord) -> PipelineRecord:
+        """The record of a resumed pipeline: its completed steps as they were, the others not started; its run
+        reopened."""
+        record = previous
+        record.steps = [
+            s
+            if s.status == JobStatus.COMPLETED.value
+            else StepRecord(name=s.name, kind=s.kind, job=s.job, upstream=s.upstream, earlier_jobs=s.earlier_jobs)
+            for s in record.steps
+        ]
+        record.status, record.message, record.ended, record.interrupted = JobStatus.RUNNING.value, "", None, False
+        record.pid, record.driver_start, record.source = os.getpid(), process_start_time(os.getpid()), self.source
+        record.outputs, record.overrides = {}, self.overrides
+        self.tracker.set_running(record.run_id)
         return record
 
     def _run_steps(self, record: PipelineRecord) -> None:
         stop = ""
         for step_record in record.steps:
+            if step_record.status == JobStatus.COMPLETED.value:  # kept from the run this one resumes
+                self.on_step("step_kept", record, step_record)
+                continue
             step = self.spec.steps[step_record.name]
             blocked = [u for u in step.upstream if record.step(u).status != JobStatus.COMPLETED.value]
-            if blocked or stop:
+            if self.stop is not None:  # the pipeline's own stop says why before any step's end does
+                why = f"the pipeline was {'interrupted' if self.stop.resumable else 'canceled'}"
+            else:
                 why = f"step {blocked[0]} ended {record.step(blocked[0]).status}" if blocked else stop
+            if why:
                 step_record.status, step_record.message = JobStatus.CANCELED.value, f"not run: {why}"
                 step_record.ended = time.time()
                 record.save(self.path)
@@ -318,7 +519,7 @@ class PipelineRun:
                 self._run_step(record, step, step_record)
             except KeyboardInterrupt:
                 if step_record.status in (NOT_STARTED, JobStatus.RUNNING.value):
-                    step_record.status, step_record.message = JobStatus.CANCELED.value, "interrupted (Ctrl-C)"
+                    step_record.status, step_record.message = JobStatus.CANCELED.value, CTRL_C
                     step_record.ended = time.time()
                 for later in record.steps:
                     if later.status == NOT_STARTED:
@@ -350,7 +551,6 @@ class PipelineRun:
         from azsweep.azure_compat import job_from_rest
         from azsweep.pipeline_definition import run_props
         from azsweep.runner.lifecycle import run_prepared
-        from azsweep.runner.prepare import prepare
 
         given = dict(self.step_inputs.get(step.name, {}))
         values = self._values(record, step)
@@ -358,33 +558,9 @@ class PipelineRun:
             if key in step.bindings and not step.bindings[key].is_value:
                 values[key] = _absolute(given.pop(key))  # a local override of a bound input wins
         job = job_from_rest(run_props(step, values), step.base_dir)
-        sweep_only: dict[str, Any] = {}
-        if step.kind == "sweep":
-            sweep_only = {
-                "max_total_trials": self.options.get("max_total_trials"),
-                "max_concurrent_trials": self.options.get("max_concurrent_trials"),
-                "keep_going": bool(self.options.get("keep_going")),
-                "smoke": bool(self.options.get("smoke")),
-            }
         step_record.started = time.time()
         step_record.status = JobStatus.RUNNING.value
-        try:
-            prepared = prepare(
-                job,
-                settings=self.settings,
-                name=step_record.job,
-                inputs=given or None,
-                environment=str(self.options.get("environment") or "current"),
-                gpus=self.options.get("gpus"),
-                gpus_per_trial=self.options.get("gpus_per_trial"),
-                **sweep_only,
-            )
-        except ArgumentError as exc:
-            raise ArgumentError(
-                exc.template.replace("inputs.", f"jobs.{step.name}.inputs.", 1),
-                argument=exc.argument,
-                key=f"{step.name}.{exc.key}" if exc.key is not None else None,
-            ) from None
+        prepared = self._prepare(job, step, step_record, given)
         record.save(self.path)
         self.on_step("step_started", record, step_record)
 
@@ -399,10 +575,63 @@ class PipelineRun:
             if self.on_event is not None:
                 self.on_event(kind, job_record, trial)
 
-        job_record, _ = run_prepared(prepared, on_event=on_event)
+        self.step_job = step_record.job
+        try:  # the pipeline owns the signals: each step runs without its own handler
+            job_record, _ = run_prepared(prepared, on_event=on_event, signals={}, on_runner=self._attach)
+        finally:
+            self.runner = self.step_job = None
         self._ended(step, step_record, job_record, prepared.folder)
         record.save(self.path)
         self.on_step("step_ended", record, step_record)
+
+    def _prepare(self, job: Any, step: StepSpec, step_record: StepRecord, given: Mapping[str, str]) -> Any:
+        """The step's local job, ready to run: an interrupted sweep of the step continued under its name (as
+        ``azsweep run --resume`` continues it); a job that ran already (a command job, a sweep that ended)
+        replaced by a new one, ``<pipeline>_<step>-<n>``; else a new job under the step's job name."""
+        from azsweep.runner.prepare import PreparedSweep
+
+        folder = self.settings.folder(step_record.job)
+        if step.kind == "sweep" and folder.definition.exists():
+            prepared = self._prepare_job(job, step, step_record.job, given, resume=True)
+            if isinstance(prepared, PreparedSweep) and not prepared.finished:
+                return prepared
+        if folder.exists():
+            step_record.earlier_jobs.append(step_record.job)
+            attempt = len(step_record.earlier_jobs) + 1
+            while self.settings.folder(f"{self.name}_{step.name}-{attempt}").exists():
+                attempt += 1
+            step_record.job = f"{self.name}_{step.name}-{attempt}"
+        return self._prepare_job(job, step, step_record.job, given)
+
+    def _prepare_job(self, job: Any, step: StepSpec, name: str, given: Mapping[str, str], *, resume: bool = False) -> Any:
+        from azsweep.runner.prepare import prepare
+
+        sweep_only: dict[str, Any] = {}
+        if step.kind == "sweep":
+            sweep_only = {
+                "max_total_trials": self.options.get("max_total_trials"),
+                "max_concurrent_trials": self.options.get("max_concurrent_trials"),
+                "keep_going": bool(self.options.get("keep_going")),
+                "smoke": bool(self.options.get("smoke")),
+            }
+        try:
+            return prepare(
+                job,
+                settings=self.settings,
+                name=name,
+                inputs=dict(given) or None,
+                environment=str(self.options.get("environment") or "current"),
+                gpus=self.options.get("gpus"),
+                gpus_per_trial=self.options.get("gpus_per_trial"),
+                resume=resume,
+                **sweep_only,
+            )
+        except ArgumentError as exc:
+            raise ArgumentError(
+                exc.template.replace("inputs.", f"jobs.{step.name}.inputs.", 1),
+                argument=exc.argument,
+                key=f"{step.name}.{exc.key}" if exc.key is not None else None,
+            ) from None
 
     def _ended(self, step: StepSpec, step_record: StepRecord, job_record: SweepRecord, folder: Any) -> None:
         step_record.ended = time.time()
@@ -428,8 +657,8 @@ class PipelineRun:
                 out.mkdir(parents=True, exist_ok=True)  # an output the step left empty is still a folder
                 step_record.outputs[output] = str(out)
 
-    def _finish(self, record: PipelineRecord, status: JobStatus, message: str) -> None:
-        record.status, record.message, record.ended = status.value, message, time.time()
+    def _finish(self, record: PipelineRecord, status: JobStatus, message: str, *, interrupted: bool = False) -> None:
+        record.status, record.message, record.ended, record.interrupted = status.value, message, time.time(), interrupted
         for step_name, step in self.spec.steps.items():
             for output, target in step.output_bindings.items():
                 folder = record.step(step_name).outputs.get(output)

@@ -1,4 +1,5 @@
-"""Trial processes: bash in its own process group, output to ``user_logs/std_log.txt``."""
+"""Trial processes: bash in its own process group, output to ``user_logs/std_log.txt`` (a trial in a container:
+its runtime's client, ``containers.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from azsweep.runner import containers
 
 if TYPE_CHECKING:
     from azsweep.runner.record import Trial
@@ -385,15 +388,20 @@ def stop_marked(*markers: str, grace: float = KILL_GRACE_SECONDS) -> list[int]:
     SIGTERM, up to ``grace`` seconds, then SIGKILL to what is left. Right before each signal, a group is
     checked to be the one found: one of the marked processes found in it is still alive (same pid, same
     kernel start time) and still in it, so the group still exists and its id cannot have been reused. The
-    driver's own group is never signalled (a driver started from within a trial carries its markers).
+    driver's own group is never signalled (a driver started from within a trial carries its markers). A marked
+    process that is the client of a trial's container (``containers.client_of``) has its container signalled
+    too, through its runtime (``<runtime> kill``): the container's processes are not the client's children.
     """
     groups = marked_processes(*markers)
     groups.pop(os.getpgrp(), None)
+    boxes = containers.clients_among(pid for members in groups.values() for pid in members)
+    containers.kill_each(boxes, "TERM")
     for pgid, members in groups.items():
         _signal_if_same(pgid, members, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while any(_same_group(pgid, members) for pgid, members in groups.items()) and time.monotonic() < deadline:
         time.sleep(0.05)
+    containers.kill_each(boxes)  # by name: each attempt's container has its own
     for pgid, members in groups.items():
         _signal_if_same(pgid, members, signal.SIGKILL)
     return sorted(groups)

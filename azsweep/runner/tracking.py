@@ -1,6 +1,7 @@
 """The MLflow side of a local sweep: experiment, parent run, one child run per trial, best trial.
 
-The only module of azsweep that imports mlflow, and the one home of the tag names azsweep writes.
+The only module of azsweep that uses mlflow's client (``store_server`` runs its tracking server), and the one
+home of the tag names azsweep writes.
 The store is given by the caller (``Settings.tracking_uri``: the user's ``MLFLOW_TRACKING_URI``,
 else a SQLite store in the home folder). Every call retries briefly while a SQLite store is locked.
 """

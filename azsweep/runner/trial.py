@@ -2,7 +2,8 @@
 
 ``start_process`` gives the process a fresh copy of the code snapshot as its working directory, a
 folder per named output, the command with every ``${{...}}`` rendered and the variables Azure sets
-(``command.trial_environment``) plus MLflow's; ``upload_artifacts`` sends what it left to its MLflow run.
+(``command.trial_environment``) plus MLflow's, in its own overlay (``isolation.py``) or in a container of its
+image (``containers.py``); ``upload_artifacts`` sends what it left to its MLflow run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azsweep.runner import ranks
+from azsweep.runner import containers, ranks
 from azsweep.runner.command import render_command, trial_environment
 from azsweep.runner.inputs import ResolvedInputs
 from azsweep.runner.isolation import BaseEnvironment, make_overlay
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from azsweep.runner.loop import Launcher, TrackingStore, TrialHandle
 
 MAX_UPLOAD_ERROR = 300  # characters of an upload error kept in a job's note
+CONTAINER_HOME = "home"  # in the trial's folder: HOME of a trial that runs in a container
 
 
 def start_process(
@@ -54,6 +56,8 @@ def start_process(
     ``gpus``: the GPUs it may use (``CUDA_VISIBLE_DEVICES``; None: the variable is left as it is);
     ``mpirun``: the launcher of an ``mpi`` distribution. A ``pytorch`` or ``tensorflow`` distribution starts
     every rank (``ranks.py``), each with its variables, its share of the GPUs and its own log.
+    ``base.container`` set (an image-only environment, ``containers.py``): each process runs in a container of
+    the image instead (one per rank), with the variables above passed by name and no overlay.
     """
     if fresh and folder.code.exists():
         shutil.rmtree(folder.code, ignore_errors=True)
@@ -62,42 +66,68 @@ def start_process(
     for path in outputs.values():
         path.mkdir(parents=True, exist_ok=True)
     command = render_command(spec.trial.command, params, inputs.values, outputs)
-    overlay = make_overlay(folder.env, base)
-    env = overlay.environ(dict(os.environ))  # the overlay's python (on the base's packages) first on the PATH
-    env.update(
-        trial_environment(
-            spec,
-            params,
-            inputs.literals,
-            job_name=job_name,
-            experiment_name=experiment_name,
-            workspace=workspace,
-            inputs=inputs.values,
-            outputs=outputs,
-        )
+    variables = trial_environment(
+        spec,
+        params,
+        inputs.literals,
+        job_name=job_name,
+        experiment_name=experiment_name,
+        workspace=workspace,
+        inputs=inputs.values,
+        outputs=outputs,
     )
-    env.update(run_env)
-    env.update(TELEMETRY_OFF)  # an offline tool sends nothing: MLflow's usage telemetry off in every job
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("MLFLOW_EXPERIMENT_NAME", None)  # the run is given by MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID
+    variables.update(run_env)
+    variables.update(TELEMETRY_OFF)  # an offline tool sends nothing: MLflow's usage telemetry off in every job
+    variables["PYTHONUNBUFFERED"] = "1"
+    variables.pop("MLFLOW_EXPERIMENT_NAME", None)  # the run is given by MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID
+    container = base.container
+    # on the host: the overlay's python (on the base's packages) first on the PATH; in a container: the
+    # environment of the runtime's client, of which the container gets `variables` only, by name
+    env = make_overlay(folder.env, base).environ(dict(os.environ)) if container is None else dict(os.environ)
+    env.update(variables)
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
     distribution = spec.trial.distribution
     if distribution is not None and distribution.kind == "mpi":
         assert mpirun is not None, "prepare refuses an mpi distribution without mpirun"
-        command = ranks.mpi_command(command, spec.trial.process_count, mpirun)
+        command = ranks.mpi_command(command, spec.trial.process_count, mpirun if container is None else "mpirun")
     folder.command.write_text(command + "\n")
+    mounts: list[Path] = []
+    if container is not None:
+        mounts = containers.trial_mounts(
+            folder.root, inputs.values.values(), variables.get("MLFLOW_TRACKING_URI", ""), run_env.get("AZSWEEP_HOME")
+        )
+
+    def launch(extra: Mapping[str, str], share: Sequence[str] | None, log: Path, rank: int | None = None) -> TrialHandle:
+        """One process of the job (``rank``: of a distributed trial) with ``extra`` variables and ``share`` of the GPUs."""
+        if container is None:
+            process_env = {**env, **extra}
+            if share is not None:
+                process_env["CUDA_VISIBLE_DEVICES"] = ",".join(share)
+            return launcher.launch(command, cwd=cwd, env=process_env, log_path=log)
+        return containers.start(
+            launcher,
+            container,
+            command,
+            name=containers.container_name(job_name, folder.root, run_env.get("MLFLOW_RUN_ID", ""), rank),
+            cwd=cwd,
+            env={**env, **extra},
+            passed=[*variables, *extra],
+            mounts=mounts,
+            home=folder.root / CONTAINER_HOME,
+            gpus=share,
+            log_path=log,
+            labels={"azsweep.home": run_env.get("AZSWEEP_HOME", ""), "azsweep.job": job_name},
+            shared_ipc=rank is not None,
+        )
+
     if distribution is None or distribution.kind == "mpi":
-        if gpus is not None:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-        return launcher.launch(command, cwd=cwd, env=env, log_path=folder.log)
+        return launch({}, gpus, folder.log)
     count = spec.trial.process_count
     shares = ranks.divide_gpus(gpus or [], count)
     handles, logs = [], []
-    for rank, variables in enumerate(ranks.rank_variables_for(spec.trial, count)):
-        rank_env = {**env, **variables}
-        if gpus is not None:
-            rank_env["CUDA_VISIBLE_DEVICES"] = ",".join(shares[rank])
+    for rank, rank_variables in enumerate(ranks.rank_variables_for(spec.trial, count)):
         log = ranks.rank_log(folder.log.parent, rank)
-        handles.append(launcher.launch(command, cwd=cwd, env=rank_env, log_path=log))
+        handles.append(launch(rank_variables, shares[rank] if gpus is not None else None, log, rank))
         logs.append(log)
     if not folder.log.exists():  # user_logs/std_log.txt: rank 0's, where readers of a one-process trial look
         folder.log.symlink_to(logs[0].name)

@@ -7,8 +7,8 @@ cannot reach a storage account: anything that needs one fails, visibly, and the 
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import copy
 import json
 import re
 import time
@@ -20,7 +20,7 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline.transport import HttpResponse, HttpTransport
 
-from azsweep.azure_compat import as_job, base_path, replaced_upload, rest_body
+from azsweep.azure_compat import as_job, base_path, deep_copy, replaced_upload, rest_body
 from azsweep.errors import Problem
 from azsweep.submission.bridge import (
     Submission,
@@ -100,7 +100,7 @@ def private_copy(job: Any) -> Any:
     A deep copy when azure-ai-ml's objects allow one; else the job rebuilt from the REST body it serializes to.
     """
     try:
-        return copy.deepcopy(job)
+        return deep_copy(job)
     except Exception:  # e.g. a command() trial: its inputs' AttrDict raises KeyError for __deepcopy__
         sweep_job = as_job(job)
         rebuilt = rebuild_job(rest_body(sweep_job)["properties"], base_path(sweep_job) or ".")
@@ -147,13 +147,28 @@ PLACEHOLDER_UPLOAD = "azureml://datastores/{datastore}/paths/LocalUpload/azsweep
 
 
 class OfflineCredential:
-    """A credential that hands out a fake token and never signs in."""
+    """A credential that hands out a fake token and never signs in.
+
+    The token is an unsigned JWT whose audience is the scope's resource: azure-ai-ml decodes the user's
+    Azure ML token for a pipeline job (and checks its audience) to send it along with the job.
+    """
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("offline-dry-run", int(time.time()) + 3600)
+        return AccessToken(offline_token(scopes), int(time.time()) + 3600)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
-        return AccessTokenInfo("offline-dry-run", int(time.time()) + 3600)
+        return AccessTokenInfo(offline_token(scopes), int(time.time()) + 3600)
+
+
+def offline_token(scopes: Sequence[str]) -> str:
+    """An unsigned JWT (``alg: none``) for ``scopes``'s resource; it signs nothing in and opens nothing."""
+
+    def part(claims: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+
+    audience = scopes[0].removesuffix("/.default") if scopes else ""
+    claims = {"aud": audience, "iss": "azsweep-dry-run", "tid": "00000000-0000-0000-0000-000000000000"}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
 @dataclass
@@ -198,6 +213,7 @@ class OfflineTransport(HttpTransport):
     * the job PUT is echoed back as created (status NotStarted);
     * a code lookup by content hash answers "already uploaded", so no upload starts;
     * an environment version PUT (an inline environment) is echoed back as registered;
+    * a compute lookup (a pipeline node's ``compute``) answers that the compute exists;
     * anything else gets 404 and is listed in ``unanswered``.
     """
 
@@ -262,6 +278,13 @@ class OfflineTransport(HttpTransport):
                 "(PUT .../environments/...) before the job"
             )
             return 200, {**r.body, "id": path, "name": version, "type": "environments/versions"}
+        if r.method == "GET" and re.search(r"/computes/[^/]+$", path):
+            name = path.rsplit("/", 1)[1]
+            self.notes.append(
+                f"compute {name}: azure-ai-ml asks the workspace for it (GET .../computes/{name}); the dry run answers "
+                "that it exists, a real submit fails if it does not"
+            )
+            return 200, _compute(path)
         if r.method == "PUT" and re.search(r"/components/[^/]+/versions/[^/]+$", path) and isinstance(r.body, dict):
             name, version = path.split("/components/", 1)[1].split("/versions/")
             self.notes.append(
@@ -269,6 +292,16 @@ class OfflineTransport(HttpTransport):
             )
             return 200, {**r.body, "id": path, "name": version, "type": "components/versions"}
         return 404, {"error": {"code": "NotFound", "message": "azsweep dry run: only the workspace can answer this"}}
+
+
+def _compute(arm_id: str) -> dict[str, Any]:
+    """A compute cluster as the workspace describes one (azure-ai-ml reads its ``id``)."""
+    return {
+        "id": arm_id,
+        "name": arm_id.rsplit("/", 1)[1],
+        "type": "Microsoft.MachineLearningServices/workspaces/computes",
+        "properties": {"computeType": "AmlCompute", "properties": {"scaleSettings": {"maxNodeCount": 1, "minNodeCount": 0}}},
+    }
 
 
 def _code_version(arm_id: str) -> dict[str, Any]:
