@@ -512,7 +512,7 @@ def test_a_sweep_runs_in_real_containers_of_its_image(tmp_path: Path, monkeypatc
 
     assert REAL is not None
     image = os.environ.get(TEST_IMAGE_VARIABLE)
-    if not image:  # this MLflow on the image's Python: the trials open azsweep's SQLite store
+    if not image:  # MLflow on the image's Python: the trials reach azsweep's store through its tracking server
         version = metadata.version("mlflow")
         image = f"localhost/azsweep-test:mlflow-{version}"
         (tmp_path / "image").mkdir()
