@@ -59,8 +59,9 @@ def code_cells(notebook: Path) -> list[Cell]:
 def local_client_cell(source: str, extra: str = "") -> str:
     """The one change: ``MLClient(...)`` (or ``MLClient.from_config(...)``) becomes ``LocalClient(...)``
     (``LocalClient.from_config(...)``), with ``extra`` keyword arguments added to that call."""
-    assert source.count("MLClient") == 1
-    changed = source.replace("MLClient", "LocalClient")
+    call = "MLClient.from_config(" if "MLClient.from_config(" in source else "MLClient("
+    assert source.count(call) == 1
+    changed = source.replace(call, "Local" + call.removeprefix("ML"))
     if extra:
         line = next(n for n, text in enumerate(changed.splitlines()) if "LocalClient" in text)
         lines = changed.splitlines()

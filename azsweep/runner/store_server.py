@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # one request at a time: the store's writes are serialized (MLflow's SQLite store checks, then inserts, a
+    # dataset that two trials' autologging log at once: concurrent requests would race into a UNIQUE error)
+    server = make_server("127.0.0.1", 0, app, threaded=False)
 
     def stop_when_stdin_closes() -> None:
         sys.stdin.buffer.read()
