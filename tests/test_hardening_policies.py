@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 
 from azsweep.policies import IncrementalJudge, RecordedTrial, make_policy, replay_curves
@@ -254,3 +255,256 @@ def test_a_replay_of_long_curves_reads_each_value_a_bounded_number_of_times(kind
     result = replay_curves(trials, make_policy(config, maximize=False))
     assert result.total_intervals == 3 * n
     assert CountingCurve.reads < 3 * n * 20  # a pass over every prefix at each event: about 13.5 million
+
+
+# -- judging runs of intervals at once (IncrementalJudge.first_stop, EarlyTermination.first_stop_at) ------------
+
+LARGEST = 1.7976931348623157e308
+
+
+def long_curve(rng: random.Random, kind: str, length: int) -> list[float]:
+    """Curves for judging in bulk: a noisy walk; a constant (every best ties the median); values a rounding tie
+    apart; a sprinkling of NaN, infinities and the largest float (MLflow's stored infinity: sums overflow)."""
+    if kind == "constant":
+        return [rng.choice([0.5, 0.1, -0.7, 3.0])] * length
+    if kind == "ties":
+        return [0.5 + 0.1 * math.sin(i / 7) + rng.choice([0.0, 0.0, 1e-17, -1e-16]) for i in range(length)]
+    if kind == "special":
+        return [
+            rng.choice([math.nan, math.inf, -math.inf, LARGEST, -LARGEST]) if rng.random() < 0.01 else rng.uniform(-1, 1)
+            for _ in range(length)
+        ]
+    return random_curve(rng, length)
+
+
+def first_stop_as_before(policy: Any, curves: dict[int, list[float]], i: int, first: int, last: int) -> Any:
+    """The reference: ``reference_judge`` at each due interval in turn, up to the first stop (or error)."""
+    for k in range(first, last + 1):
+        if policy.due(k):
+            others = [c for j, c in curves.items() if j != i]
+            decision = judge_or_error(reference_judge, policy, curves[i][:k], k, others)
+            if decision is not None:
+                return (k, decision)
+    return None
+
+
+def first_stop_now(judge: IncrementalJudge, i: int, first: int, last: int) -> Any:
+    try:
+        stop = judge.first_stop(i, first, last)
+    except (ValueError, OverflowError) as exc:
+        return type(exc).__name__
+    return (stop[0], "stop") if stop else None
+
+
+def judge_sweeps_in_bulk(config: Policy, seed: int, sweeps: int = 8) -> int:
+    """Sweeps whose trials log up to 80 values between looks, each look's new intervals judged in one
+    ``first_stop`` (a stopped trial cut there), against the reference; the number of stops and errors."""
+    rng = random.Random(seed)
+    outcomes = 0
+    for _ in range(sweeps):
+        policy = make_policy(config, maximize=rng.random() < 0.5)
+        kind = rng.choice(["walk", "constant", "ties", "special"])
+        full = {
+            i: long_curve(rng, kind if rng.random() < 0.8 else "walk", rng.randint(30, 250)) for i in range(rng.randint(2, 5))
+        }
+        curves: dict[int, list[float]] = {i: [] for i in full}
+        judged = dict.fromkeys(full, 0)
+        ended: set[int] = set()
+        judge = IncrementalJudge(policy)
+        for _look in range(12):
+            for i in full:
+                if i not in ended:
+                    curves[i].extend(full[i][len(curves[i]) : len(curves[i]) + rng.randint(0, 80)])
+            judge.sync(curves)
+            for i in sorted(curves):
+                if i in ended or judged[i] >= len(curves[i]):
+                    continue
+                first, last = judged[i] + 1, len(curves[i])
+                expected = first_stop_as_before(policy, curves, i, first, last)
+                got = first_stop_now(judge, i, first, last)
+                if expected is not None and expected[1] != "stop":
+                    assert got == expected[1], (kind, config, i, first, last)  # math.fsum's error, raised alike
+                    ended.add(i)
+                    outcomes += 1
+                    continue
+                assert got == expected, (kind, config, policy.maximize, i, first, last)
+                judged[i] = last
+                if got is not None:
+                    outcomes += 1
+                    ended.add(i)
+                    curves[i] = curves[i][: got[0]]  # cut at the stop, as the loop does
+                    judge.sync(curves)
+    return outcomes
+
+
+@pytest.mark.parametrize("config", POLICIES, ids=lambda c: f"{c.kind}-{c.evaluation_interval}-{c.delay_evaluation}")
+def test_judging_runs_of_intervals_at_once_decides_as_before(config: Policy) -> None:
+    assert judge_sweeps_in_bulk(config, seed=2024) > 0
+
+
+@pytest.fixture(params=["no bounds", "no exact averages in bulk", "neither"])
+def median_steps_left_out(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Median stopping with some of its bulk steps left out: each step alone must decide as before."""
+    from azsweep.policies import Prefix
+    from azsweep.policies._median import MedianStopping
+
+    if request.param in ("no bounds", "neither"):
+        bound = Prefix.average_bound
+
+        def useless_bound(self: Prefix) -> Any:  # still a bound (and NaN where there is no average), just no help
+            return np.where(np.isnan(bound(self)), np.nan, np.inf if self.maximize else -np.inf)
+
+        monkeypatch.setattr(Prefix, "average_bound", useless_bound)
+        monkeypatch.setattr(MedianStopping, "_goes_on_throughout", lambda *args: False)
+    if request.param in ("no exact averages in bulk", "neither"):
+        exact = Prefix.exact_averages
+        monkeypatch.setattr(Prefix, "exact_averages", lambda self, at: np.full(np.shape(exact(self, at)), np.nan))
+    return str(request.param)
+
+
+def test_each_step_of_median_judging_in_bulk_decides_as_before(median_steps_left_out: str) -> None:
+    assert judge_sweeps_in_bulk(POLICIES[2], seed=77, sweeps=6) + judge_sweeps_in_bulk(POLICIES[3], seed=78, sweeps=6) > 0
+
+
+def test_ties_with_the_median_over_long_curves_are_settled_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Constant curves: each best is as close to the median as can be, at every interval (no bound tells them
+    apart; the exact averages do). ``judge_at`` is asked only where a trial stops: never with 0.5 (every average
+    is 0.5, a tie: no stop), and with 0.1 once per trial (math.fsum's average of 43 values of 0.1 is just below
+    0.1, so the best, 0.1, is worse than the median), at the interval the judging over whole curves gives."""
+    from azsweep.policies._median import MedianStopping
+
+    asked: list[tuple[int, bool]] = []
+    judge_at = MedianStopping.judge_at
+
+    def counted(self: Any, k: int, mine: Any, others: Any) -> Any:
+        reason = judge_at(self, k, mine, others)
+        asked.append((k, reason is not None))
+        return reason
+
+    monkeypatch.setattr(MedianStopping, "judge_at", counted)
+    policy = make_policy(POLICIES[2], maximize=False)
+    for value, stops in ((0.5, []), (0.1, [(43, True)] * 3)):
+        asked.clear()
+        judge = IncrementalJudge(policy)
+        curves: dict[int, list[float]] = {t: [] for t in range(3)}
+        ended: set[int] = set()
+        for shown in range(500, 6001, 500):
+            for t in set(curves) - ended:
+                curves[t].extend([value] * (shown - len(curves[t])))
+            judge.sync(curves)
+            for t in sorted(set(curves) - ended):
+                stop = judge.first_stop(t, shown - 499, shown)
+                if stop:
+                    assert reference_judge(policy, curves[t][: stop[0]], stop[0], [curves[o] for o in curves if o != t])
+                    curves[t] = curves[t][: stop[0]]
+                    ended.add(t)
+                    judge.sync(curves)
+        assert asked == stops
+
+
+# -- running averages: math.fsum's, in bulk and one at a time --------------------------------------------------
+
+
+def average_as_before(values: Sequence[float], k: int) -> Any:
+    kept = [v for v in values[:k] if not math.isnan(v)]
+    if not kept:
+        return None
+    try:
+        return math.fsum(kept) / len(kept)
+    except (ValueError, OverflowError) as exc:
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_averages_are_math_fsum_s_in_bulk_and_one_at_a_time(maximize: bool) -> None:
+    """``Prefix.average`` is ``math.fsum(...) / n`` or its error, ``exact_averages`` the same where known, and
+    ``average_bound`` on the good side of it, on curves grown a chunk at a time: sums that cancel, values of
+    very different sizes, ties, NaN, infinities and the largest float (math.fsum overflows)."""
+    from azsweep.policies import Prefix
+
+    rng = random.Random(31337)
+    pools: list[Any] = [
+        lambda: rng.uniform(-1, 1),
+        lambda: rng.choice([0.1, 0.2, 0.3, 1e-16, 1.0, 2.0**-53, 1 + 2.0**-52]),
+        lambda: rng.choice([1e16, 1.0, -1e16, 3.0, 0.5, -0.0]),
+        lambda: rng.uniform(-1, 1) * 10.0 ** rng.randint(-300, 300),
+        lambda: rng.choice([math.nan, math.inf, -math.inf, LARGEST, -LARGEST, 1e300]) if rng.random() < 0.03 else rng.random(),
+    ]
+    known = 0
+    for _ in range(60):
+        pool = rng.choice(pools)
+        values = [pool() for _ in range(rng.randint(1, 400))]
+        curve: list[float] = []
+        prefix = Prefix(curve, maximize)
+        while len(curve) < len(values):
+            curve.extend(values[len(curve) : len(curve) + rng.randint(1, 150)])
+            prefix.replace(curve)
+            n = len(curve)
+            bulk = prefix.exact_averages(slice(0, n, 1))
+            bound = prefix.average_bound()
+            for k in rng.sample(range(1, n + 1), min(n, 60)):
+                expected = average_as_before(curve, k)
+                try:
+                    got = prefix.average(k)
+                except (ValueError, OverflowError) as exc:
+                    got = type(exc).__name__
+                assert got == expected or (isinstance(got, float) and math.isnan(got) and math.isnan(expected)), (k, curve[:k])
+                if isinstance(expected, float):
+                    assert k <= prefix.raises_after()
+                    assert (bound[k - 1] >= expected) if maximize else (bound[k - 1] <= expected)
+                    if not math.isnan(bulk[k - 1]):
+                        assert bulk[k - 1] == expected
+                        known += 1
+                else:
+                    assert math.isnan(bulk[k - 1]) and math.isnan(bound[k - 1])
+                    assert (k > prefix.raises_after()) == (expected is not None)
+    assert known > 1000
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 2.0**-53, 2.0**-160],
+        [3.0, 2.0**-52, 2.0**-160],
+        [1 + 2.0**-52, 2.0**-53, -(2.0**-160)],
+        [-1.0, -(2.0**-53), -(2.0**-170)],
+    ],
+)
+def test_an_exact_sum_a_hair_from_a_rounding_tie_is_rounded_as_math_fsum_does(values: list[float]) -> None:
+    """The float running sum and its rounding errors sum to a rounding tie; a third, tiny value (itself lost in
+    summing the errors) decides which way math.fsum rounds. The bulk averages must not round the tie."""
+    from azsweep.policies import Prefix
+
+    prefix = Prefix(values, maximize=False)
+    expected = math.fsum(values) / 3
+    assert (values[0] + values[1]) / 3 != expected  # rounding the tie would be wrong here
+    bulk = prefix.exact_averages(slice(0, 3, 1))[2]
+    assert math.isnan(bulk) or bulk == expected
+    assert prefix.average(3) == expected
+
+
+def test_the_simulated_fsum_is_math_fsum() -> None:
+    """Where sums come near overflow the averages follow math.fsum's own steps: after each value, its result
+    (bit for bit, the sign of a zero included) or its error."""
+    from azsweep.policies._base import _Fsum
+
+    rng = random.Random(5)
+    pool = [LARGEST, -LARGEST, LARGEST / 2, -LARGEST / 2, 0.75 * LARGEST, math.inf, -math.inf, 1e308, -1e308]
+    pool += [1e300, 1.0, -1.0, 0.1, 0.0, -0.0, 5e-324]
+    for _ in range(3000):
+        values = [
+            rng.choice(pool) if rng.random() < 0.7 else rng.uniform(-1, 1) * 10.0 ** rng.randint(-320, 308)
+            for _ in range(rng.randint(1, 12))
+        ]
+        model = _Fsum()
+        for i, v in enumerate(values):
+            model.add(v)
+            try:
+                expected: Any = math.fsum(values[: i + 1])
+            except (ValueError, OverflowError):
+                expected = None
+            got = model.result()
+            if expected is None or got is None:
+                assert got is expected, values[: i + 1]
+            else:
+                assert got == expected and math.copysign(1, got) == math.copysign(1, expected), values[: i + 1]

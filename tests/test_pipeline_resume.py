@@ -202,9 +202,16 @@ def test_a_command_step_interrupted_runs_again_under_a_new_job_name(tmp_path: Pa
     env = {**os.environ, "AZSWEEP_HOME": str(settings.home)}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, "-m", "azsweep", "run", str(path), "--name", "c", "--max-total-trials", "1"]
+
+    def prep_b_completed() -> bool:
+        record = load_pipeline("c", settings)
+        return record is not None and record.step("prep_b").status == "Completed"
+
     driver = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: (tmp_path / "waiting-a").exists() or driver.poll() is not None, "prep_a to start")
+        # prep_b, which does not read from prep_a, runs beside it: caught once it has completed
+        wait_for(lambda: prep_b_completed() or driver.poll() is not None, "prep_b to complete beside prep_a")
         driver.send_signal(signal.SIGTERM)
         _, err = driver.communicate(timeout=120)
     finally:
@@ -215,7 +222,7 @@ def test_a_command_step_interrupted_runs_again_under_a_new_job_name(tmp_path: Pa
     stopped = load_pipeline("c", settings)
     assert stopped is not None and stopped.interrupted
     assert stopped.step("prep_a").status == "Canceled" and stopped.step("prep_a").message == "terminated (SIGTERM)"
-    assert [s.status for s in stopped.steps][1:] == ["Canceled"] * 3
+    assert [s.status for s in stopped.steps][1:] == ["Completed", "Canceled", "Canceled"]
 
     (tmp_path / "go").touch()
     done = subprocess.run(
@@ -229,6 +236,7 @@ def test_a_command_step_interrupted_runs_again_under_a_new_job_name(tmp_path: Pa
     assert "step prep_a (command): running as local job c_prep_a-2" in done.stderr
     earlier = SweepRecord.load(settings.folder("c_prep_a"))
     assert earlier is not None and earlier.status.value == "Canceled"  # the interrupted job, as it ended
+    assert record.step("prep_b") == stopped.step("prep_b") and runs(tmp_path).count("prep_b") == 1  # kept
     assert [s.job for s in record.steps][1:] == ["c_prep_b", "c_tune", "c_report"]  # never started: their own names
     tune = SweepRecord.load(settings.folder("c_tune"))
     assert tune is not None and len(tune.trials) == 1

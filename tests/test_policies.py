@@ -8,7 +8,7 @@ import pytest
 from azure.ai.ml.sweep import BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy
 
 from azsweep.errors import DefinitionError, InvalidValue
-from azsweep.policies import RecordedTrial, make_policy, replay_curves
+from azsweep.policies import IncrementalJudge, RecordedTrial, make_policy, replay_curves
 from azsweep.report.replay import policy_from
 from azsweep.spec import Policy
 
@@ -171,6 +171,59 @@ def test_truncation_finished_trials_are_in_the_pool_and_nan_ranks_worst() -> Non
 def test_no_value_no_decision() -> None:
     for policy in (bandit(True, factor=0.1), median(True), truncation(True, 50)):
         assert policy.judge([], 1, [[1.0], [2.0]]) is None
+
+
+# --- a live sweep's look: a run of new intervals judged at once --------------------------------
+
+
+def _first_stops(policy, curves: list[list[float]]) -> list:
+    """Each trial's first stop over its whole curve, judged as the run loop does after one look."""
+    judge = IncrementalJudge(policy)
+    judge.sync(dict(enumerate(curves)))
+    return [judge.first_stop(i, 1, len(curve)) for i, curve in enumerate(curves)]
+
+
+@pytest.mark.parametrize(
+    ("maximize", "factor", "amount", "top", "threshold"),
+    [
+        (True, 0.5, None, 3.0, 2.0),  # 3 - 3 * 0.5 / 1.5
+        (False, 0.5, None, 1.0, 1.5),  # 1 + 1 * 0.5
+        (True, None, 0.25, 0.75, 0.5),
+        (False, None, 0.5, 1.0, 1.5),
+    ],
+)
+def test_bandit_over_a_run_of_intervals_stops_exactly_past_the_threshold(maximize, factor, amount, top, threshold) -> None:
+    """A trial exactly at the threshold goes on at all of its 1,000 intervals; one a float worse stops at the
+    first due one (interval 3, delay 5: interval 6)."""
+    policy = bandit(maximize, factor=factor, amount=amount, interval=3, delay=5)
+    worse = math.nextafter(threshold, -math.inf if maximize else math.inf)
+    stops = _first_stops(policy, [[top] * 1000, [threshold] * 1000, [worse] * 1000])
+    assert stops[0] is None and stops[1] is None
+    assert (
+        stops[2] is not None
+        and stops[2][0] == 6
+        and stops[2][1] == policy.judge([worse] * 6, 6, [[top] * 1000, [threshold] * 1000])
+    )
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_median_over_a_run_of_intervals_ties_go_on_and_a_float_worse_stops(maximize: bool) -> None:
+    """Constant curves of 0.5: every average is 0.5, the median 0.5, each best ties it: no stop in 2,000
+    intervals. A trial a float worse than 0.5 is worse than the median from its first interval."""
+    policy = median(maximize)
+    assert _first_stops(policy, [[0.5] * 2000] * 3) == [None] * 3
+    worse = math.nextafter(0.5, -math.inf if maximize else math.inf)
+    stops = _first_stops(policy, [[0.5] * 2000, [0.5] * 2000, [worse] * 2000])
+    assert stops[:2] == [None, None] and stops[2] is not None and stops[2][0] == 1
+
+
+def test_truncation_over_a_run_of_intervals_resolves_ties_in_the_judged_trials_favour() -> None:
+    policy = truncation(True, 25)  # 4 trials -> the worst 1 stops at each interval
+    stops = _first_stops(policy, [[0.1] * 1000, [0.1] * 1000, [0.2] * 1000, [0.9] * 1000])
+    assert stops == [None] * 4  # the two worst tie: both keep running
+    worse = math.nextafter(0.1, -math.inf)
+    stops = _first_stops(policy, [[worse] * 1000, [0.1] * 1000, [0.2] * 1000, [0.9] * 1000])
+    assert stops[0] is not None and stops[0][0] == 1 and stops[1:] == [None] * 3
 
 
 # --- replay ------------------------------------------------------------------------------------

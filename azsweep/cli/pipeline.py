@@ -93,7 +93,7 @@ def _interrupted(args: argparse.Namespace, name: str | None, err: Any) -> int:
         err.print("interrupted before the pipeline started", markup=False, highlight=False)
     else:
         err.print(
-            f"interrupted: the running step was stopped and recorded as canceled; continue with: "
+            f"interrupted: the running steps were stopped and recorded as canceled; continue with: "
             f"azsweep run {args.file} --name {name} --resume",
             markup=False,
             highlight=False,

@@ -420,7 +420,7 @@ class LocalJobOperations(Operations):
 
     def cancel(self, name: str) -> None:
         """Stop the job: a sweep's running trials, or a command job's process, are stopped and recorded as canceled.
-        A pipeline: its running step is canceled (a sweep step's trials stopped), the steps not started are not run,
+        A pipeline: its running steps are canceled (a sweep step's trials stopped), the steps not started are not run,
         and it ends Canceled; a running step's job: that step is canceled, and the pipeline goes on as after a step
         that did not complete. A job that has ended is left as it is."""
         from azsweep.runner.journal import Journal

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
-from azsweep.policies._base import EarlyTermination, Prefix, fmt
+import numpy as np
+
+from azsweep.policies._base import EarlyTermination, Ints, Prefix, fmt
 from azsweep.spec import best_value
 
 
@@ -46,3 +49,24 @@ class Bandit(EarlyTermination):
             sign = "<" if self.maximize else ">"
             return f"Bandit at interval {k}: best {fmt(mine)} {sign} {fmt(threshold)} = {rule} with B({k}) = {fmt(top)}"
         return None
+
+    def _possible_stops(self, ks: Ints, mine: Prefix, others: Sequence[Prefix]) -> Ints:
+        """The intervals of ``ks`` where ``judge_at`` stops the trial: its arithmetic on arrays, the same float
+        operations in the same order (so the same thresholds and comparisons)."""
+        if type(self).judge_at is not Bandit.judge_at:
+            return ks
+        mine_best = mine.bests(ks)
+        top = mine_best.copy()
+        pick = np.fmax if self.maximize else np.fmin  # NaN (no best) ignored
+        for other in others:
+            top = pick(top, other.bests(ks))
+        s = self.config.slack_factor
+        if s is not None:
+            threshold = top - np.abs(top) * s / (1 + s) if self.maximize else top + np.abs(top) * s
+        else:
+            a = self.config.slack_amount or 0.0
+            threshold = top - a if self.maximize else top + a
+        with np.errstate(invalid="ignore"):
+            scored = np.isfinite(threshold) & (np.abs(threshold) < sys.float_info.max)  # spec.better's rule
+            worse = mine_best < threshold if self.maximize else mine_best > threshold
+        return ks[scored & worse & ~np.isnan(mine_best)]

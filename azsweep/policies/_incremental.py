@@ -13,7 +13,8 @@ class IncrementalJudge:
 
     ``sync(curves)`` takes the curves as they are now (the others in the mapping's order, as ``judge``
     would get them); a value is folded into its trial's aggregates once, so judging a new value costs
-    one look at each other trial's aggregates instead of a pass over every curve.
+    one look at each other trial's aggregates instead of a pass over every curve; and the intervals a
+    trial reached since the last look are judged at once, with array operations (``first_stop``).
     """
 
     def __init__(self, policy: EarlyTermination) -> None:
@@ -35,17 +36,12 @@ class IncrementalJudge:
 
     def first_stop(self, key: Hashable, first: int, last: int) -> tuple[int, str] | None:
         """The first interval from ``first`` to ``last`` at which the policy is due and stops trial ``key``,
-        with the reason: ``judge`` at each due interval in turn, or None when none stops it."""
+        with the reason: ``judge`` at each due interval in turn (``policy.first_stop_at``), or None when none
+        stops it."""
         others = self._others.get(key)
         if others is None:
             others = self._others[key] = [prefix for other, prefix in self._prefixes.items() if other != key]
-        mine, due, judge_at = self._prefixes[key], self.policy.due, self.policy.judge_at
-        for k in range(first, last + 1):
-            if due(k):
-                reason = judge_at(k, mine, others)
-                if reason:
-                    return k, reason
-        return None
+        return self.policy.first_stop_at(first, last, self._prefixes[key], others)
 
     def judge(self, key: Hashable, k: int) -> str | None:
         """The reason to stop trial ``key`` at interval ``k`` (as ``policy.judge`` gives it), or None."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from azsweep.policies._base import EarlyTermination, Prefix, fmt
+import numpy as np
+
+from azsweep.policies._base import EarlyTermination, Floats, Ints, Prefix, fmt
 
 
 class TruncationSelection(EarlyTermination):
@@ -42,3 +44,25 @@ class TruncationSelection(EarlyTermination):
         if math.isnan(value):
             return -math.inf
         return value if self.maximize else -value
+
+    def _possible_stops(self, ks: Ints, mine: Prefix, others: Sequence[Prefix]) -> Ints:
+        """The intervals of ``ks`` where ``judge_at`` stops the trial: its counts and comparisons on arrays."""
+        if type(self).judge_at is not TruncationSelection.judge_at or type(self)._key is not TruncationSelection._key:
+            return ks
+        ks = ks[: int(np.searchsorted(ks, len(mine), side="right"))]
+        if not ks.size:
+            return ks
+        mine_key = self._keys(mine.arrays()[0][ks - 1])
+        n = np.ones(ks.size, dtype=np.int64)
+        better = np.zeros(ks.size, dtype=np.int64)
+        for other in others:
+            reached = int(np.searchsorted(ks, len(other), side="right"))
+            if reached:
+                n[:reached] += 1
+                better[:reached] += self._keys(other.arrays()[0][ks[:reached] - 1]) > mine_key[:reached]
+        count = n * (self.config.truncation_percentage or 0) // 100
+        return ks[(count >= 1) & (better >= n - count)]
+
+    def _keys(self, values: Floats) -> Floats:
+        """``_key`` of each value."""
+        return np.where(np.isnan(values), -np.inf, values if self.maximize else -values)

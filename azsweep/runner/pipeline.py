@@ -5,12 +5,22 @@ a single job), in the pipeline's experiment. A step's inputs bound to ``${{paren
 input (or its local override); those bound to ``${{parent.jobs.step.outputs.y}}`` get that step's output folder:
 a command step's ``outputs/y``, a sweep step's **best trial's** ``outputs/y``. A step that does not complete stops
 the steps that depend on it (and, unless ``settings.continue_on_step_failure``, every step not started yet, as
-Azure cancels them). MLflow: the pipeline is a run of type ``pipeline``; each step's run (a command job's run, a
-sweep's parent run with its trials under it) is its child (``mlflow.parentRunId``). The pipeline's state is
-``<home>/pipelines/<name>/pipeline.json``.
+Azure cancels them; the steps already running run to their end). MLflow: the pipeline is a run of type
+``pipeline``; each step's run (a command job's run, a sweep's parent run with its trials under it) is its child
+(``mlflow.parentRunId``). The pipeline's state is ``<home>/pipelines/<name>/pipeline.json``.
 
-Stops: Ctrl-C and SIGTERM interrupt the pipeline (the running step is stopped as ``azsweep run`` stops it, the
-steps after it are not run); a resume (``resume=True``) keeps the steps that completed, continues an interrupted
+Independent steps run at once, as on Azure: a step starts as soon as every step it reads from has completed
+(those ready start in the pipeline's order), each in its own thread of the pipeline's driver, at most
+``max_concurrent_steps`` at a time (default: the machine's CPU count, ``os.cpu_count()``). Azure has no such
+pipeline setting (its steps wait for their compute's nodes); locally it keeps the machine within its limits. A
+sweep step still runs up to its own ``max_concurrent_trials`` trials, so the machine may run up to
+``max_concurrent_steps`` x ``max_concurrent_trials`` trial processes. Steps whose trials take GPUs (``gpus`` and a
+GPU share per trial) run one at a time, since each sweep shares out the GPUs among its own trials only; steps that
+take no GPU run beside them. The driver's main thread owns the signals and ``pipeline.json``, which every step's
+thread changes under one lock (``on_step`` and ``on_event`` are called under it too, one at a time).
+
+Stops: Ctrl-C and SIGTERM interrupt the pipeline (the running steps are stopped as ``azsweep run`` stops a job, the
+steps not started are not run); a resume (``resume=True``) keeps the steps that completed, continues an interrupted
 sweep step as a sweep's resume does, and runs every other step again, a step whose job already ran under the new
 job name ``<pipeline>_<step>-<n>`` (a job name is never reused). ``request_cancel`` (``LocalClient.jobs.cancel``)
 cancels a running pipeline, or one step's job, through ``<home>/pipelines/<name>/cancel.jsonl``, which the running
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import threading
 import time
@@ -116,6 +127,11 @@ class PipelineRecord:
         return record
 
 
+def default_max_concurrent_steps() -> int:
+    """How many independent steps a pipeline runs at once unless told: the machine's CPU count."""
+    return os.cpu_count() or 1
+
+
 def pipeline_file(settings: Settings, name: str) -> Path:
     """``<home>/pipelines/<name>/pipeline.json``."""
     return settings.home / "pipelines" / name / "pipeline.json"
@@ -191,6 +207,34 @@ def _absolute(value: str) -> str:
     return str(Path(value).resolve()) if value and Path(value).exists() else value
 
 
+def _takes_gpus(prepared: Any) -> bool:
+    """The prepared job's trials take GPUs: it was given some to share out, and a share per trial."""
+    overrides = prepared.definition.overrides
+    return bool(overrides.get("gpus")) and float(overrides.get("gpus_per_trial") or 0) > 0
+
+
+def _wait(threads: Mapping[str, threading.Thread]) -> None:
+    """Until every step's thread has ended (each was asked to stop): a further Ctrl-C does not cut the stopping
+    short, which leaves no trial running and every record written."""
+    for thread in threads.values():
+        while thread.ident is not None and thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt:
+                continue
+
+
+@dataclass
+class _Steps:
+    """What the pipeline's main thread keeps of the steps it started."""
+
+    threads: dict[str, threading.Thread] = field(default_factory=dict)  # the running steps' threads, by step
+    ended: queue.SimpleQueue[tuple[str, BaseException | None]] = field(default_factory=queue.SimpleQueue)
+    gpus: set[str] = field(default_factory=set)  # the running steps whose trials take GPUs
+    waiting: dict[str, Any] = field(default_factory=dict)  # prepared steps waiting for the GPUs another one holds
+    failure: str = ""  # why the steps not started are not run, after a step that did not complete
+
+
 def _check_offline(spec: PipelineSpec, pipeline_inputs: Mapping[str, str], step_inputs: Mapping[str, Mapping[str, str]]) -> None:
     """Every Azure location a step would read has a local copy, before anything starts."""
     for name, item in spec.inputs.items():
@@ -229,6 +273,7 @@ def run_pipeline(
     gpus: str | int | list[str] | None = None,
     gpus_per_trial: float | None = None,
     resume: bool = False,
+    max_concurrent_steps: int | None = None,
     on_step: StepHandler | None = None,
     on_event: EventHandler | None = None,
     on_prepared: Callable[[PipelineRecord], None] | None = None,
@@ -241,17 +286,24 @@ def run_pipeline(
     ``gpus_per_trial`` to every step. ``resume``: continue the pipeline ``name`` (start it when there is none
     of that name) with the overrides it started with: its completed steps are kept, an interrupted sweep step
     continues, every other step runs again; a pipeline that completed is returned as recorded, without calling
-    ``on_prepared``. ``on_step(kind, record, step)`` is called when a step starts and ends (``step_started``,
-    ``step_ended``) and, on a resume, for each step kept (``step_kept``); ``on_event`` is each step's own event
-    handler; ``on_prepared`` receives the record once it is saved, running. Errors in the definition raise
-    ``DefinitionError``; bad arguments ``ArgumentError``, both before anything runs. KeyboardInterrupt stops the
-    running step (recorded as canceled) and propagates; SIGTERM does the same and returns the record
-    (``interrupted``).
+    ``on_prepared``. ``max_concurrent_steps``: how many independent steps run at once (default: the machine's CPU
+    count; 1 runs them one after another); it is how this run uses the machine, not a recorded override, so a
+    resume takes the one given to it. Each sweep step runs up to its own ``max_concurrent_trials`` trials besides.
+    ``on_step(kind, record, step)`` is called when a step starts and ends (``step_started``, ``step_ended``) and,
+    on a resume, for each step kept (``step_kept``); ``on_event`` is each step's own event handler; both may be
+    called from the steps' threads, one call at a time. ``on_prepared`` receives the record once it is saved,
+    running. Errors in the definition raise ``DefinitionError``; bad arguments ``ArgumentError``, both before
+    anything runs. KeyboardInterrupt stops the running steps (recorded as canceled) and propagates; SIGTERM does
+    the same and returns the record (``interrupted``).
     """
     from azsweep.pipeline_definition import require_pipeline
     from azsweep.runner.prepare import new_name
 
     settings = settings or Settings.resolve()
+    if max_concurrent_steps is None:
+        max_concurrent_steps = default_max_concurrent_steps()
+    elif isinstance(max_concurrent_steps, bool) or not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
+        raise ArgumentError(f"{{arg}}: must be an integer >= 1 (got {max_concurrent_steps!r})", argument="max_concurrent_steps")
     d = require_pipeline(definition)
     spec = d.spec
     assert spec is not None
@@ -291,6 +343,7 @@ def run_pipeline(
         overrides=previous.overrides if previous is not None and previous.overrides else given,
         on_step=on_step,
         on_event=on_event,
+        max_concurrent_steps=max_concurrent_steps,
     ).run(previous, on_prepared)
 
 
@@ -337,7 +390,8 @@ def _check_resumable(previous: PipelineRecord, spec: PipelineSpec, settings: Set
 
 
 class PipelineRun:
-    """Runs a checked pipeline's steps one after another, in dependency order; ``cancel`` stops it."""
+    """Runs a checked pipeline's steps in dependency order, independent ones at once (each in its own thread, at
+    most ``max_concurrent_steps`` of them); ``cancel`` stops it."""
 
     def __init__(
         self,
@@ -349,6 +403,7 @@ class PipelineRun:
         overrides: Mapping[str, Any],
         on_step: StepHandler | None = None,
         on_event: EventHandler | None = None,
+        max_concurrent_steps: int | None = None,
     ) -> None:
         from azsweep.runner.tracking import Tracker
 
@@ -359,35 +414,48 @@ class PipelineRun:
         self.options: Mapping[str, Any] = overrides.get("options", {})
         self.on_step: StepHandler = on_step or (lambda *_: None)
         self.on_event = on_event
+        self.max_concurrent_steps = max_concurrent_steps or default_max_concurrent_steps()
         self.tracker = Tracker.for_settings(settings)
         self.path = pipeline_file(settings, name)
         self.stop: Cancel | None = None  # why the pipeline stops before its end (the first reason given)
         self.canceled_jobs: dict[str, str] = {}  # step jobs asked to cancel (jobs.cancel of a step's job)
-        self.step_job: str | None = None  # the running step's job
-        self.runner: Any = None  # the running step's runner, once it exists
+        self.runners: dict[str, Any] = {}  # the running steps' runners by their job's name, once each exists
+        # the one lock of the record: every change to it and its save, and the on_step / on_event calls
+        self.lock = threading.RLock()
+        # the runners' own (held only to add, remove or cancel one: a signal handler takes it too)
+        self._runners_lock = threading.RLock()
 
     def cancel(self, reason: str, *, resumable: bool = False) -> None:
-        """Stop the pipeline (safe from a signal handler and from another thread): the running step is stopped
-        with ``reason``, the steps after it are not run. ``resumable``: an interruption, which a resume continues."""
-        if self.stop is None:
-            self.stop = Cancel(reason, resumable)
-        if self.runner is not None:
-            self.runner.cancel(reason, resumable=resumable)
+        """Stop the pipeline (safe from a signal handler and from another thread): every running step is stopped
+        with ``reason``, the steps not started are not run. ``resumable``: an interruption, which a resume
+        continues."""
+        with self._runners_lock:
+            if self.stop is None:
+                self.stop = Cancel(reason, resumable)
+            for runner in self.runners.values():
+                runner.cancel(reason, resumable=resumable)
 
     def cancel_job(self, job: str, reason: str) -> None:
         """Cancel the step whose job is ``job`` (when it runs or is about to); the pipeline goes on as after a
         step that did not complete."""
-        self.canceled_jobs[job] = reason
-        if self.runner is not None and self.step_job == job:
-            self.runner.cancel(reason)
+        with self._runners_lock:
+            self.canceled_jobs[job] = reason
+            runner = self.runners.get(job)
+            if runner is not None:
+                runner.cancel(reason)
 
-    def _attach(self, runner: Any) -> None:
-        """The running step's runner: a stop asked for before it existed reaches it now."""
-        self.runner = runner
-        if self.stop is not None:
-            runner.cancel(self.stop.reason, resumable=self.stop.resumable)
-        elif self.step_job in self.canceled_jobs:
-            runner.cancel(self.canceled_jobs[self.step_job])
+    def _attach(self, job: str, runner: Any) -> None:
+        """A step's runner, before it runs: a stop asked for before it existed reaches it now."""
+        with self._runners_lock:
+            self.runners[job] = runner
+            if self.stop is not None:
+                runner.cancel(self.stop.reason, resumable=self.stop.resumable)
+            elif job in self.canceled_jobs:
+                runner.cancel(self.canceled_jobs[job])
+
+    def _detach(self, job: str) -> None:
+        with self._runners_lock:
+            self.runners.pop(job, None)
 
     def run(
         self, previous: PipelineRecord | None = None, on_prepared: Callable[[PipelineRecord], None] | None = None
@@ -498,36 +566,84 @@ class PipelineRun:
         return record
 
     def _run_steps(self, record: PipelineRecord) -> None:
-        stop = ""
+        """Start each step once the steps it reads from have completed, and wait for the running ones to end. A
+        step's thread that raised: every other running step is stopped, then its error is raised here."""
+        with self.lock:
+            for step_record in record.steps:
+                if step_record.status == JobStatus.COMPLETED.value:  # kept from the run this one resumes
+                    self.on_step("step_kept", record, step_record)
+        steps = _Steps()
+        try:
+            while True:
+                self._start_ready(record, steps)
+                if not steps.threads:
+                    return
+                try:  # woken at least every WATCH_SECONDS: a stop asked for meanwhile is recorded without delay
+                    step_name, error = steps.ended.get(timeout=WATCH_SECONDS)
+                except queue.Empty:
+                    continue
+                steps.threads.pop(step_name).join()
+                steps.gpus.discard(step_name)
+                if error is not None:
+                    raise error
+                status = record.step(step_name).status
+                if status != JobStatus.COMPLETED.value and not self.spec.continue_on_step_failure and not steps.failure:
+                    steps.failure = f"step {step_name} ended {status} (settings.continue_on_step_failure is false)"
+        except KeyboardInterrupt:
+            self.cancel(CTRL_C, resumable=True)
+            _wait(steps.threads)
+            with self.lock:
+                for step_record in record.steps:
+                    if step_record.status == JobStatus.RUNNING.value:  # stopped before its job could say how
+                        step_record.status, step_record.message = JobStatus.CANCELED.value, CTRL_C
+                        step_record.ended = time.time()
+                    elif step_record.status == NOT_STARTED:
+                        step_record.status = JobStatus.CANCELED.value
+                        step_record.message = "not run: the pipeline was interrupted"
+                record.save(self.path)
+            raise
+        except BaseException as exc:  # the driver's own failure: no step is left running
+            if steps.threads:
+                self.cancel(f"the pipeline's driver failed: {type(exc).__name__}: {exc}")
+                _wait(steps.threads)
+            raise
+
+    def _start_ready(self, record: PipelineRecord, steps: _Steps) -> None:
+        """In the pipeline's order: each step that will not run recorded so (and why), each step whose inputs are
+        ready started while there is room (``max_concurrent_steps``; one step with GPU trials at a time)."""
         for step_record in record.steps:
-            if step_record.status == JobStatus.COMPLETED.value:  # kept from the run this one resumes
-                self.on_step("step_kept", record, step_record)
+            if step_record.status != NOT_STARTED:
                 continue
             step = self.spec.steps[step_record.name]
-            blocked = [u for u in step.upstream if record.step(u).status != JobStatus.COMPLETED.value]
+            with self.lock:  # a step's thread records its status and its outputs' folders at once
+                upstream = [(u, record.step(u).status) for u in step.upstream]
+            unfinished = (NOT_STARTED, JobStatus.RUNNING.value)
+            blocked = [(u, status) for u, status in upstream if status not in (*unfinished, JobStatus.COMPLETED.value)]
             if self.stop is not None:  # the pipeline's own stop says why before any step's end does
                 why = f"the pipeline was {'interrupted' if self.stop.resumable else 'canceled'}"
             else:
-                why = f"step {blocked[0]} ended {record.step(blocked[0]).status}" if blocked else stop
+                why = f"step {blocked[0][0]} ended {blocked[0][1]}" if blocked else steps.failure
             if why:
-                step_record.status, step_record.message = JobStatus.CANCELED.value, f"not run: {why}"
-                step_record.ended = time.time()
-                record.save(self.path)
-                self.on_step("step_ended", record, step_record)
-                continue
-            try:
-                self._run_step(record, step, step_record)
-            except KeyboardInterrupt:
-                if step_record.status in (NOT_STARTED, JobStatus.RUNNING.value):
-                    step_record.status, step_record.message = JobStatus.CANCELED.value, CTRL_C
+                steps.waiting.pop(step_record.name, None)
+                with self.lock:
+                    step_record.status, step_record.message = JobStatus.CANCELED.value, f"not run: {why}"
                     step_record.ended = time.time()
-                for later in record.steps:
-                    if later.status == NOT_STARTED:
-                        later.status, later.message = JobStatus.CANCELED.value, "not run: the pipeline was interrupted"
-                record.save(self.path)
-                raise
-            if step_record.status != JobStatus.COMPLETED.value and not self.spec.continue_on_step_failure:
-                stop = f"step {step_record.name} ended {step_record.status} (settings.continue_on_step_failure is false)"
+                    record.save(self.path)
+                    self.on_step("step_ended", record, step_record)
+                continue
+            if any(status in unfinished for _, status in upstream) or len(steps.threads) >= self.max_concurrent_steps:
+                continue  # waits for its inputs, or for room
+            if step_record.name in steps.waiting:
+                prepared = steps.waiting.pop(step_record.name)
+            else:
+                prepared = self._prepare_step(record, step, step_record)
+            gpus = _takes_gpus(prepared)
+            if gpus and steps.gpus:
+                steps.waiting[step_record.name] = prepared  # starts once the step whose trials hold the GPUs ends
+                continue
+            self._start(record, step, step_record, prepared, steps)
+            if gpus:
+                steps.gpus.add(step_record.name)
 
     def _values(self, record: PipelineRecord, step: StepSpec) -> dict[str, str]:
         """The step's bound inputs, made local: pipeline inputs (or their overrides), upstream outputs' folders."""
@@ -547,10 +663,10 @@ class PipelineRun:
                 values[key] = record.step(binding.step).outputs[binding.name]
         return values
 
-    def _run_step(self, record: PipelineRecord, step: StepSpec, step_record: StepRecord) -> None:
+    def _prepare_step(self, record: PipelineRecord, step: StepSpec, step_record: StepRecord) -> Any:
+        """The step's local job, ready to run (in the main thread, before its own starts)."""
         from azsweep.azure_compat import job_from_rest
         from azsweep.pipeline_definition import run_props
-        from azsweep.runner.lifecycle import run_prepared
 
         given = dict(self.step_inputs.get(step.name, {}))
         values = self._values(record, step)
@@ -558,31 +674,55 @@ class PipelineRun:
             if key in step.bindings and not step.bindings[key].is_value:
                 values[key] = _absolute(given.pop(key))  # a local override of a bound input wins
         job = job_from_rest(run_props(step, values), step.base_dir)
-        step_record.started = time.time()
-        step_record.status = JobStatus.RUNNING.value
-        prepared = self._prepare(job, step, step_record, given)
-        record.save(self.path)
-        self.on_step("step_started", record, step_record)
+        return self._prepare(job, step, step_record, given)
+
+    def _start(self, record: PipelineRecord, step: StepSpec, step_record: StepRecord, prepared: Any, steps: _Steps) -> None:
+        """The step recorded as running, then run in its own thread, which says on ``steps.ended`` that it ended."""
+        with self.lock:
+            step_record.started = time.time()
+            step_record.status = JobStatus.RUNNING.value
+            record.save(self.path)
+            self.on_step("step_started", record, step_record)
+
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                self._run_step(record, step, step_record, prepared)
+            except BaseException as exc:  # raised in the main thread, which stops the other steps first
+                error = exc
+            finally:
+                steps.ended.put((step.name, error))
+
+        thread = threading.Thread(target=run, name=f"azsweep-pipeline-step-{step.name}", daemon=False)
+        steps.threads[step.name] = thread
+        thread.start()
+
+    def _run_step(self, record: PipelineRecord, step: StepSpec, step_record: StepRecord, prepared: Any) -> None:
+        """Run the prepared step to its end (in the step's thread) and record how it ended."""
+        from azsweep.runner.lifecycle import run_prepared
 
         def on_event(kind: str, job_record: SweepRecord, trial: Any) -> None:
             if kind == "started":
-                step_record.run_id = job_record.parent_run_id
                 self.tracker.set_tags(
                     job_record.parent_run_id,
                     {tags.PARENT_TAG: record.run_id, PIPELINE_TAG: record.name, STEP_TAG: step.name},
                 )
-                record.save(self.path)
-            if self.on_event is not None:
-                self.on_event(kind, job_record, trial)
+            with self.lock:
+                if kind == "started":
+                    step_record.run_id = job_record.parent_run_id
+                    record.save(self.path)
+                if self.on_event is not None:
+                    self.on_event(kind, job_record, trial)
 
-        self.step_job = step_record.job
+        job = step_record.job
         try:  # the pipeline owns the signals: each step runs without its own handler
-            job_record, _ = run_prepared(prepared, on_event=on_event, signals={}, on_runner=self._attach)
+            job_record, _ = run_prepared(prepared, on_event=on_event, signals={}, on_runner=lambda r: self._attach(job, r))
         finally:
-            self.runner = self.step_job = None
-        self._ended(step, step_record, job_record, prepared.folder)
-        record.save(self.path)
-        self.on_step("step_ended", record, step_record)
+            self._detach(job)
+        with self.lock:
+            self._ended(step, step_record, job_record, prepared.folder)
+            record.save(self.path)
+            self.on_step("step_ended", record, step_record)
 
     def _prepare(self, job: Any, step: StepSpec, step_record: StepRecord, given: Mapping[str, str]) -> Any:
         """The step's local job, ready to run: an interrupted sweep of the step continued under its name (as
@@ -596,11 +736,12 @@ class PipelineRun:
             if isinstance(prepared, PreparedSweep) and not prepared.finished:
                 return prepared
         if folder.exists():
-            step_record.earlier_jobs.append(step_record.job)
-            attempt = len(step_record.earlier_jobs) + 1
+            attempt = len(step_record.earlier_jobs) + 2
             while self.settings.folder(f"{self.name}_{step.name}-{attempt}").exists():
                 attempt += 1
-            step_record.job = f"{self.name}_{step.name}-{attempt}"
+            with self.lock:
+                step_record.earlier_jobs.append(step_record.job)
+                step_record.job = f"{self.name}_{step.name}-{attempt}"
         return self._prepare_job(job, step, step_record.job, given)
 
     def _prepare_job(self, job: Any, step: StepSpec, name: str, given: Mapping[str, str], *, resume: bool = False) -> Any:
@@ -658,13 +799,14 @@ class PipelineRun:
                 step_record.outputs[output] = str(out)
 
     def _finish(self, record: PipelineRecord, status: JobStatus, message: str, *, interrupted: bool = False) -> None:
-        record.status, record.message, record.ended, record.interrupted = status.value, message, time.time(), interrupted
-        for step_name, step in self.spec.steps.items():
-            for output, target in step.output_bindings.items():
-                folder = record.step(step_name).outputs.get(output)
-                if folder:
-                    record.outputs[target] = folder
-        record.save(self.path)
+        with self.lock:  # every step's thread has ended: taken all the same, as for every change to the record
+            record.status, record.message, record.ended, record.interrupted = status.value, message, time.time(), interrupted
+            for step_name, step in self.spec.steps.items():
+                for output, target in step.output_bindings.items():
+                    folder = record.step(step_name).outputs.get(output)
+                    if folder:
+                        record.outputs[target] = folder
+            record.save(self.path)
         run_tags = {tags.STATUS_TAG: status.value}
         if message:
             run_tags[tags.MESSAGE_TAG] = message
