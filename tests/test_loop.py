@@ -8,6 +8,7 @@ to end through real processes and a real MLflow store in ``test_runner_e2e.py`` 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,19 @@ def test_the_policy_stop_is_applied_to_exactly_the_trial_it_names(harness: Harne
     run = harness.store.runs[stopped.run_id]
     assert run.status == "KILLED" and run.tags["azsweep.stopped_at_interval"] == "1"
     assert harness.launchers[0].processes[1].terminated and not harness.launchers[0].processes[2].terminated
+
+
+def test_a_curve_the_policy_cannot_average_turns_the_policy_off_with_a_note_not_the_sweep_down(harness: Harness) -> None:
+    # median stopping averages each trial's values with math.fsum, which refuses a curve holding +inf and -inf;
+    # trial 0 logs both, beside trial 1; no trial is worse than the median before that
+    policy = {"policyType": "MedianStopping", "evaluationInterval": 1, "delayEvaluation": 0}
+    spec = make_spec([0, 1, 2], concurrent=2, policy=policy)
+    curves = {0: [5.0, math.inf, -math.inf, 5.0], 1: [5.0] * 6, 2: [5.0] * 6}
+    record = harness.run(spec, lambda i, _: Script(curves[i]))
+    assert record.status == JobStatus.COMPLETED
+    assert [t.status for t in record.trials] == [JobStatus.COMPLETED] * 3 and not any(t.stopped_by for t in record.trials)
+    (note,) = [n for n in record.notes if n.startswith("early_termination (")]
+    assert "is off from here: judging s_" in note and "no trial is stopped early" in note
 
 
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(harness: Harness) -> None:

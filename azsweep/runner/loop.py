@@ -513,7 +513,11 @@ class SweepRunner:
             if first > len(curve):
                 continue
             # policy.judge(curve[:k], k, every other trial's curve) at each due interval k, up to the first stop
-            stop = judge.first_stop(index, first, len(curve))
+            try:
+                stop = judge.first_stop(index, first, len(curve))
+            except (ValueError, OverflowError) as exc:  # math.fsum's: a curve holds +inf and -inf, or sums overflow
+                self._policy_off(trial, exc)
+                return
             self.judged[index] = stop[0] if stop else len(curve)
             if stop:
                 k, reason = stop
@@ -525,6 +529,18 @@ class SweepRunner:
                     {tags.STOPPED_BY_TAG: self.policy.title, tags.STOPPED_AT_TAG: str(k)},
                 )
                 judge.sync(self.curves)  # the later trials see this one cut at its stop
+
+    def _policy_off(self, trial: Trial, exc: Exception) -> None:
+        """The policy cannot average the curves (a trial logged both +inf and -inf, or values whose sum
+        overflows): the sweep runs on without early termination, and a note says why."""
+        assert self.policy is not None
+        note = (
+            f"early_termination ({self.policy.title}) is off from here: judging {trial.name} needs an average of "
+            f"the primary metric's values that cannot be taken ({exc}); no trial is stopped early"
+        )
+        self.policy = None
+        self.record.notes.append(note)
+        self.on_event("note", self.record, trial)
 
     def _update_best(self) -> None:
         best = best_trial(self.record.trials, self.objective.maximize)
