@@ -13,41 +13,25 @@ job with the same declaration does: the cache hit. The ratio is what reuse saves
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import os
 import statistics
+import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-from azsweep.environment_spec import EnvironmentDeclaration
-from azsweep.runner.environments import build
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from _e2e import wheel  # noqa: E402  (a real pure-Python wheel, as the build test makes them)
+
+from azsweep.environment_spec import EnvironmentDeclaration  # noqa: E402
+from azsweep.runner.environments import build  # noqa: E402
 
 CONDA_FILE = {
     "name": "bench-env",
     "channels": ["conda-forge"],
     "dependencies": ["bench-conda-twin=1.0", {"pip": ["bench-pip-package==2.0.0"]}],
 }
-
-
-def wheel(folder: Path, name: str, version: str, module: str) -> None:
-    """A real, pure-Python wheel of ``name`` at ``version`` holding ``module.py``."""
-    dist = f"{name.replace('-', '_')}-{version}.dist-info"
-    files = {
-        f"{module}.py": f"VERSION = {version!r}\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: azsweep-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = [
-        f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},{len(t)}"
-        for n, t in files.items()
-    ]
-    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
-    with zipfile.ZipFile(folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl", "w") as archive:
-        for n, t in files.items():
-            archive.writestr(n, t)
 
 
 def timed(declaration: EnvironmentDeclaration, cache: Path) -> tuple[float, list[str]]:

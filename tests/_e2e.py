@@ -116,3 +116,25 @@ def use_store(sweep: dict[str, Any], monkeypatch: Any, cwd: Path) -> dict[str, A
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(cwd)
     return sweep
+
+
+def wheel(folder: Path, name: str, version: str, module: str) -> None:
+    """A real wheel of ``name`` at ``version`` holding ``module.py`` (which says its version)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name.replace('-', '_')}-{version}.dist-info"
+    files = {
+        f"{module}.py": f"VERSION = {version!r}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: azsweep-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},{len(t)}"
+        for n, t in files.items()
+    ]
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl", "w") as archive:
+        for n, t in files.items():
+            archive.writestr(n, t)

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _e2e import wheel
 
 from azsweep.environment_spec import EnvironmentDeclaration, drift
 
@@ -91,28 +92,6 @@ def test_an_unknown_environment_mode_is_refused_naming_the_argument(tmp_path: Pa
 
     with pytest.raises(ArgumentError, match=r"^environment: must be one of current, build \(got 'docker'\)$"):
         prepare(command(command="python x.py", environment="env@latest"), environment="docker")
-
-
-def wheel(folder: Path, name: str, version: str, module: str) -> None:
-    """A real wheel of ``name`` at ``version`` holding ``module.py`` (which says its version)."""
-    import base64
-    import hashlib
-    import zipfile
-
-    dist = f"{name.replace('-', '_')}-{version}.dist-info"
-    files = {
-        f"{module}.py": f"VERSION = {version!r}\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: azsweep-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = [
-        f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},{len(t)}"
-        for n, t in files.items()
-    ]
-    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
-    with zipfile.ZipFile(folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl", "w") as archive:
-        for n, t in files.items():
-            archive.writestr(n, t)
 
 
 @pytest.mark.slow
