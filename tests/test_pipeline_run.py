@@ -212,6 +212,8 @@ def test_azsweep_run_and_show_a_pipeline(tmp_path: Path) -> None:
     for step in ("prep_a", "prep_b", "tune", "report"):
         assert step in shown.stdout
     assert "cli_tune_3" in shown.stdout  # the sweep step's best trial
+    assert "step tune: sweep cli_tune, 5 trials" in shown.stdout  # and its trials, as `azsweep show cli_tune` lists them
+    assert "cli_tune: Completed, 5 trials" in shown.stdout and "best trial: cli_tune_3 with loss = 0" in shown.stderr
     as_json = json.loads(azsweep("show", "cli", "--json").stdout)
     assert [s["status"] for s in as_json["steps"]] == ["Completed"] * 4
 

@@ -115,15 +115,25 @@ def steps_table(record: Any) -> Any:
 
 
 def show_pipeline(args: argparse.Namespace, record: Any) -> int:
-    """``azsweep show PIPELINE``: its steps (``azsweep show <pipeline>_<step>`` shows a sweep step's trials)."""
+    """``azsweep show PIPELINE``: its steps, then each sweep step's trials (as ``azsweep show <its job>`` lists
+    them, at most 20 each)."""
+    from azsweep.report import load_view, trials_table
+
     if args.json:
         print(json.dumps(asdict(record), default=str))
         return cli.EXIT_OK
-    cli.console().print(steps_table(record))
+    console = cli.console()
+    console.print(steps_table(record))
     err = cli.console(stderr=True)
-    sweeps = [s.job for s in record.steps if s.kind == "sweep" and s.status != "NotStarted"]
-    if sweeps:
-        err.print(f"a sweep step's trials: azsweep show {sweeps[0]}", markup=False, highlight=False)
+    for step in record.steps:
+        if step.kind != "sweep" or step.status == "NotStarted":
+            continue
+        view = load_view(step.job)
+        table = trials_table(view, limit=20, all_params=args.all_params)
+        console.print(f"step {step.name}: sweep {step.job}, {len(view.trials)} trials", markup=False, highlight=False)
+        console.print(table)
+        if view.best_trial:
+            err.print(f"best trial: {view.best_trial} with {view.primary_metric} = {view.best_score:.6g}", markup=False)
     if record.message:
         err.print(record.message, markup=False, highlight=False)
     return cli.EXIT_OK
