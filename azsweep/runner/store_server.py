@@ -28,6 +28,7 @@ from azsweep.runner.isolation import BaseEnvironment
 from azsweep.runner.tracking import TELEMETRY_OFF
 
 READY_SECONDS = 120.0  # how long the driver waits for the server to listen (an import of MLflow on a busy machine)
+QUOTES = "'\""  # around a requirement in a shell command
 LOG_NAME = "store_server.log"  # in the job's folder: what the server printed
 
 # a pip install in the command naming mlflow: "pip install 'mlflow<2.19' -q", "python -m pip install -U mlflow==2.9"
@@ -47,7 +48,7 @@ def serve_reason(command: str, base: BaseEnvironment, store_uri: str) -> str | N
         return f"its trials run in containers of {base.container.image}, on the image's MLflow"
     installed = _INSTALLS_MLFLOW.search(command)
     if installed:
-        return f"its command installs its own MLflow ({installed.group(1).strip(chr(39) + chr(34))})"
+        return f"its command installs its own MLflow ({installed.group(1).strip(QUOTES)})"
     ours = metadata.version("mlflow")
     theirs = _mlflow_version(base.site_dirs)
     if theirs is not None and theirs != ours:
@@ -97,9 +98,10 @@ def served(store_uri: str, artifact_root: Path | None, log: Path) -> Iterator[st
 
 def _read_port(process: subprocess.Popen[bytes]) -> int:
     """The port the server printed once it listens; ``OSError`` when it exits or says nothing in time."""
-    assert process.stdout is not None
+    stdout = process.stdout
+    assert stdout is not None
     line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
     reader.start()
     reader.join(READY_SECONDS)
     text = line[0].decode().strip() if line else ""
